@@ -1,0 +1,58 @@
+"""The runtime layout under MHBENCH_HOME (see DESIGN.md, "Runtime layout").
+
+Every path the platform reads or writes derives from one setting, so a test or a
+second machine only has to point MHBENCH_HOME somewhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = "data"
+
+
+@dataclass(frozen=True)
+class Home:
+    root: Path
+
+    @classmethod
+    def from_env(cls) -> Home:
+        return cls(Path(os.environ.get("MHBENCH_HOME", DEFAULT_HOME)).resolve())
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    def inbox_year(self, year: int) -> Path:
+        return self.inbox / str(year)
+
+    @property
+    def outbox(self) -> Path:
+        return self.root / "outbox"
+
+    @property
+    def archive(self) -> Path:
+        return self.root / "archive"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse" / "build.duckdb"
+
+    @property
+    def releases(self) -> Path:
+        return self.root / "releases"
+
+    @property
+    def current_release(self) -> Path:
+        return self.releases / "current"
+
+    def ensure(self) -> Home:
+        for path in (self.inbox, self.archive, self.reports, self.warehouse.parent, self.releases):
+            path.mkdir(parents=True, exist_ok=True)
+        return self
