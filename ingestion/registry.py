@@ -1,0 +1,606 @@
+"""The submission registry: every file received, in DuckDB schema `raw` (append-only).
+
+A submission is identified by the bytes of its file: `submission_id` is the first
+16 hex digits of the sha256, so the same file dropped twice is one submission.
+Every file is archived under `archive/<sha256><ext>`, validated, and registered
+as `accepted` or `rejected`; only accepted submissions have rows in
+`raw.return_values`. Rows are never updated: what happens to a submission later
+(superseded by a newer file, published in a release) is appended to
+`raw.submission_events`.
+
+Paths stored in the tables are relative to MHBENCH_HOME (posix style, e.g.
+`archive/<sha256>.xlsx`) when they lie inside it, so the warehouse stays valid if
+the home directory moves; paths outside it are stored absolute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ingestion.home import Home
+from ingestion.records import Issue, ParsedReturn
+from ingestion.report import write_report
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from ingestion.dictionary import Dictionary
+
+SCHEMA_SQL = """
+CREATE SCHEMA IF NOT EXISTS raw;
+CREATE TABLE IF NOT EXISTS raw.submissions (
+    submission_id VARCHAR PRIMARY KEY,
+    file_sha256 VARCHAR NOT NULL,
+    original_filename VARCHAR NOT NULL,
+    inbox_path VARCHAR,
+    archive_path VARCHAR NOT NULL,
+    inbox_year INTEGER,
+    received_at TIMESTAMP NOT NULL,
+    file_format VARCHAR,
+    participant_code VARCHAR,
+    collection_year INTEGER,
+    participant_name VARCHAR,
+    period_start DATE,
+    period_end DATE,
+    currency VARCHAR,
+    template_version VARCHAR,
+    coverage_note VARCHAR,
+    status VARCHAR NOT NULL,
+    error_count INTEGER NOT NULL,
+    warning_count INTEGER NOT NULL,
+    issues_json VARCHAR NOT NULL,
+    report_path VARCHAR
+);
+CREATE TABLE IF NOT EXISTS raw.return_values (
+    submission_id VARCHAR NOT NULL,
+    participant_code VARCHAR,
+    collection_year INTEGER,
+    item_code VARCHAR,
+    value DOUBLE,
+    flag VARCHAR,
+    comment VARCHAR,
+    source_place VARCHAR
+);
+CREATE TABLE IF NOT EXISTS raw.submission_events (
+    submission_id VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    event_at TIMESTAMP NOT NULL,
+    detail VARCHAR
+);
+"""
+
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+RECEIVED = "received"
+SUPERSEDED = "superseded"
+PUBLISHED = "published"
+_EVENT_ORDER = f"""
+    CASE status WHEN '{RECEIVED}' THEN 0 WHEN '{ACCEPTED}' THEN 1 WHEN '{REJECTED}' THEN 1
+    WHEN '{SUPERSEDED}' THEN 2 WHEN '{PUBLISHED}' THEN 3 ELSE 4 END
+"""
+_YEAR_DIR = re.compile(r"^\d{4}$")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Submission:
+    submission_id: str
+    file_sha256: str
+    original_filename: str
+    status: str  # accepted | rejected, as registered
+    participant_code: str | None
+    collection_year: int | None
+    error_count: int
+    warning_count: int
+    report_path: Path | None  # absolute path of the HTML report (JSON beside it)
+    is_new: bool  # False when these bytes had been registered before
+    issues: tuple[Issue, ...]
+
+
+@dataclass(frozen=True)
+class SubmissionEvent:
+    submission_id: str
+    status: str
+    event_at: datetime
+    detail: str | None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create schema `raw` and the registry tables if they do not exist."""
+    con.execute(SCHEMA_SQL)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def submission_id_for(sha256: str) -> str:
+    return sha256[:16]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _utc_naive(moment: datetime) -> datetime:
+    """TIMESTAMP columns hold UTC without a zone; aware datetimes are converted."""
+    if moment.tzinfo is not None:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _stored_path(home: Home, path: Path | None) -> str | None:
+    if path is None:
+        return None
+    path = Path(path).absolute()
+    try:
+        return path.relative_to(home.root.absolute()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _home_path(home: Home, stored: str | None) -> Path | None:
+    if not stored:
+        return None
+    path = Path(stored)
+    return path if path.is_absolute() else home.root / path
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _date(value: object) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out, Path(source).open("rb") as src:
+            while chunk := src.read(_CHUNK):
+                out.write(chunk)
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _issues_from_json(text: str | None) -> tuple[Issue, ...]:
+    if not text:
+        return ()
+    return tuple(Issue(**item) for item in json.loads(text))
+
+
+def get_submission(
+    con: duckdb.DuckDBPyConnection, home: Home, submission_id: str
+) -> Submission | None:
+    """The registered submission with this id, or None."""
+    row = con.execute(
+        """
+        SELECT submission_id, file_sha256, original_filename, status, participant_code,
+               collection_year, error_count, warning_count, report_path, issues_json
+        FROM raw.submissions WHERE submission_id = ?
+        """,
+        [submission_id],
+    ).fetchone()
+    if row is None:
+        return None
+    return Submission(
+        submission_id=row[0],
+        file_sha256=row[1],
+        original_filename=row[2],
+        status=row[3],
+        participant_code=row[4],
+        collection_year=row[5],
+        error_count=row[6],
+        warning_count=row[7],
+        report_path=_home_path(home, row[8]),
+        is_new=False,
+        issues=_issues_from_json(row[9]),
+    )
+
+
+# --------------------------------------------------------------------------- register
+
+
+def _insert_values(con: duckdb.DuckDBPyConnection, submission_id: str, parsed: ParsedReturn):
+    """All values of an accepted return in one INSERT (from an Arrow table)."""
+    if not parsed.values:
+        return
+    import pyarrow as pa
+
+    n = len(parsed.values)
+    table = pa.table(
+        {
+            "submission_id": pa.array([submission_id] * n, pa.string()),
+            "participant_code": pa.array([parsed.participant_code] * n, pa.string()),
+            "collection_year": pa.array(
+                [_int(parsed.about.get("collection_year"))] * n, pa.int32()
+            ),
+            "item_code": pa.array([v.item_code for v in parsed.values], pa.string()),
+            "value": pa.array(
+                [None if v.value is None else float(v.value) for v in parsed.values], pa.float64()
+            ),
+            "flag": pa.array([v.flag for v in parsed.values], pa.string()),
+            "comment": pa.array([v.comment for v in parsed.values], pa.string()),
+            "source_place": pa.array([v.place for v in parsed.values], pa.string()),
+        }
+    )
+    name = f"_mhbench_values_{submission_id}"
+    con.register(name, table)
+    try:
+        con.execute(
+            f"""
+            INSERT INTO raw.return_values
+                (submission_id, participant_code, collection_year, item_code, value, flag,
+                 comment, source_place)
+            SELECT submission_id, participant_code, collection_year, item_code, value, flag,
+                   comment, source_place
+            FROM "{name}"
+            """
+        )
+    finally:
+        con.unregister(name)
+
+
+def _supersede(
+    con: duckdb.DuckDBPyConnection,
+    submission_id: str,
+    participant_code: str,
+    collection_year: int,
+    received_at: datetime,
+    event_at: datetime,
+) -> None:
+    """Record which accepted submission for this participant and year is no longer current.
+
+    The newest by `received_at` wins; on a tie, the one registered last. A file that
+    arrives late but was received earlier than the current one is superseded at once.
+    """
+    current = con.execute(
+        f"""
+        SELECT s.submission_id, s.received_at
+        FROM raw.submissions s
+        WHERE s.status = '{ACCEPTED}' AND s.participant_code = ? AND s.collection_year = ?
+          AND s.submission_id <> ?
+          AND NOT EXISTS (
+              SELECT 1 FROM raw.submission_events e
+              WHERE e.submission_id = s.submission_id AND e.status = '{SUPERSEDED}')
+        ORDER BY s.received_at
+        """,
+        [participant_code, collection_year, submission_id],
+    ).fetchall()
+    events = []
+    newer = [sid for sid, at in current if at > received_at]
+    for sid, at in current:
+        if at <= received_at:
+            events.append((sid, SUPERSEDED, event_at, f"superseded by {submission_id}"))
+    if newer:
+        events.append((submission_id, SUPERSEDED, event_at, f"superseded by {newer[-1]}"))
+    if events:
+        con.executemany("INSERT INTO raw.submission_events VALUES (?, ?, ?, ?)", events)
+
+
+def register(
+    con: duckdb.DuckDBPyConnection,
+    home: Home,
+    path: Path,
+    parsed: ParsedReturn,
+    *,
+    inbox_year: int | None,
+    received_at: datetime | None = None,
+) -> Submission:
+    """Archive, report and register one received file (idempotent on its bytes).
+
+    If these bytes were registered before, nothing changes and the existing
+    submission is returned with `is_new=False`.
+    """
+    ensure_schema(con)
+    path = Path(path)
+    sha256 = file_sha256(path)
+    submission_id = submission_id_for(sha256)
+    existing = get_submission(con, home, submission_id)
+    if existing is not None:
+        if existing.file_sha256 != sha256:
+            raise RuntimeError(
+                f"submission id {submission_id} collision: {path} has sha256 {sha256}, "
+                f"registered file has {existing.file_sha256}"
+            )
+        return existing
+
+    received_at = _utc_naive(received_at) if received_at is not None else _now()
+    registered_at = _now()
+    archive_path = home.archive / f"{sha256}{path.suffix.lower()}"
+    if not archive_path.exists() or file_sha256(archive_path) != sha256:
+        _copy_atomic(path, archive_path)
+
+    status = ACCEPTED if parsed.accepted else REJECTED
+    errors = sum(1 for i in parsed.issues if i.severity == "error")
+    warnings = len(parsed.issues) - errors
+    report_path = write_report(home, submission_id, path.name, sha256, parsed, status, received_at)
+
+    about = parsed.about
+    participant_code = _text(about.get("participant_code"))
+    collection_year = _int(about.get("collection_year"))
+    row = [
+        submission_id,
+        sha256,
+        path.name,
+        _stored_path(home, path),
+        _stored_path(home, archive_path),
+        inbox_year,
+        received_at,
+        parsed.file_format,
+        participant_code,
+        collection_year,
+        _text(about.get("participant_name")),
+        _date(about.get("period_start")),
+        _date(about.get("period_end")),
+        _text(about.get("currency")),
+        _text(about.get("template_version")),
+        _text(about.get("coverage_note")),
+        status,
+        errors,
+        warnings,
+        json.dumps([asdict(i) for i in parsed.issues], ensure_ascii=False),
+        _stored_path(home, report_path),
+    ]
+    import duckdb
+
+    con.begin()
+    try:
+        con.execute(f"INSERT INTO raw.submissions VALUES ({', '.join('?' * len(row))})", row)
+        con.executemany(
+            "INSERT INTO raw.submission_events VALUES (?, ?, ?, ?)",
+            [
+                (submission_id, RECEIVED, received_at, path.name),
+                (submission_id, status, registered_at, f"{errors} error(s), {warnings} warning(s)"),
+            ],
+        )
+        if status == ACCEPTED:
+            _insert_values(con, submission_id, parsed)
+            if participant_code and collection_year is not None:
+                _supersede(
+                    con,
+                    submission_id,
+                    participant_code,
+                    collection_year,
+                    received_at,
+                    registered_at,
+                )
+        con.commit()
+    except duckdb.ConstraintException:
+        # Registered concurrently by someone else with the same bytes.
+        con.rollback()
+        existing = get_submission(con, home, submission_id)
+        if existing is None:
+            raise
+        return existing
+    except BaseException:
+        con.rollback()
+        raise
+
+    return Submission(
+        submission_id=submission_id,
+        file_sha256=sha256,
+        original_filename=path.name,
+        status=status,
+        participant_code=participant_code,
+        collection_year=collection_year,
+        error_count=errors,
+        warning_count=warnings,
+        report_path=report_path,
+        is_new=True,
+        issues=tuple(parsed.issues),
+    )
+
+
+# --------------------------------------------------------------------------- inbox
+
+
+def _skipped(relative: Path) -> bool:
+    """Hidden files and folders, Excel lock files (`~$name.xlsx`), temp files."""
+    return any(part.startswith((".", "~$")) for part in relative.parts) or relative.name.endswith(
+        (".tmp", ".part", ".crdownload")
+    )
+
+
+def inbox_files(home: Home) -> list[tuple[Path, int | None]]:
+    """Files in the inbox with the year of their folder, in a stable order.
+
+    `inbox/<yyyy>/<file>` gives the year; any other place (the inbox root, a folder
+    that is not a year, a sub-folder of a year) gives None and comes last.
+    """
+    if not home.inbox.is_dir():
+        return []
+    placed: list[tuple[int, str, Path]] = []
+    misplaced: list[tuple[str, Path]] = []
+    for path in home.inbox.rglob("*"):
+        relative = path.relative_to(home.inbox)
+        if _skipped(relative) or not path.is_file():
+            continue
+        if len(relative.parts) == 2 and _YEAR_DIR.match(relative.parts[0]):
+            placed.append((int(relative.parts[0]), relative.name, path))
+        else:
+            misplaced.append((relative.as_posix(), path))
+    ordered = [(p, y) for y, _, p in sorted(placed, key=lambda t: t[:2])]
+    ordered += [(p, None) for _, p in sorted(misplaced, key=lambda t: t[0])]
+    return ordered
+
+
+def _misplaced_issue(home: Home, path: Path) -> Issue:
+    relative = path.relative_to(home.inbox).as_posix()
+    return Issue(
+        code="misplaced_file",
+        place="file",
+        value=f"inbox/{relative}",
+        expected="inbox/<collection year>/<file>",
+        message=(
+            "The file was not in a collection-year folder of the inbox; it was checked "
+            "against the year stated in the file only."
+        ),
+        severity="warning",
+    )
+
+
+def ingest_inbox(
+    con: duckdb.DuckDBPyConnection,
+    home: Home,
+    dictionary: Dictionary | None = None,
+    on_file: Callable[[Path, Submission], None] | None = None,
+    *,
+    check: Callable[..., ParsedReturn] | None = None,
+) -> list[Submission]:
+    """Register every file in the inbox; return one Submission per file (is_new tells).
+
+    Files whose bytes are already registered are not parsed again. Files outside a
+    year folder are checked without an expected year and carry a `misplaced_file`
+    warning. `received_at` is the file's modification time (when it landed in the
+    inbox). `check` defaults to `ingestion.check.check_return`.
+    """
+    if check is None:
+        from ingestion.check import check_return as check
+    ensure_schema(con)
+    submissions: list[Submission] = []
+    for path, year in inbox_files(home):
+        sha256 = file_sha256(path)
+        submission = get_submission(con, home, submission_id_for(sha256))
+        if submission is None or submission.file_sha256 != sha256:
+            parsed = check(path, expected_year=year, dictionary=dictionary)
+            if year is None:
+                parsed.issues.append(_misplaced_issue(home, path))
+            received_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            submission = register(con, home, path, parsed, inbox_year=year, received_at=received_at)
+        submissions.append(submission)
+        if on_file is not None:
+            on_file(path, submission)
+    return submissions
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def latest_accepted(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, str]]:
+    """(participant_code, collection_year, submission_id) of the current accepted returns."""
+    ensure_schema(con)
+    return [
+        (code, year, sid)
+        for code, year, sid in con.execute(
+            f"""
+            SELECT s.participant_code, s.collection_year, s.submission_id
+            FROM raw.submissions s
+            WHERE s.status = '{ACCEPTED}'
+              AND s.participant_code IS NOT NULL AND s.collection_year IS NOT NULL
+              AND NOT EXISTS (
+                  SELECT 1 FROM raw.submission_events e
+                  WHERE e.submission_id = s.submission_id AND e.status = '{SUPERSEDED}')
+            QUALIFY row_number() OVER (
+                PARTITION BY s.participant_code, s.collection_year
+                ORDER BY s.received_at DESC, s.submission_id DESC) = 1
+            ORDER BY s.participant_code, s.collection_year
+            """
+        ).fetchall()
+    ]
+
+
+def submission_history(con: duckdb.DuckDBPyConnection, submission_id: str) -> list[SubmissionEvent]:
+    """The status history of one submission, oldest first."""
+    ensure_schema(con)
+    rows = con.execute(
+        f"""
+        SELECT submission_id, status, event_at, detail FROM raw.submission_events
+        WHERE submission_id = ?
+        ORDER BY event_at, {_EVENT_ORDER}, detail
+        """,
+        [submission_id],
+    ).fetchall()
+    return [SubmissionEvent(*row) for row in rows]
+
+
+def current_status(con: duckdb.DuckDBPyConnection, submission_id: str) -> str | None:
+    """The latest status of a submission (received, accepted, rejected, superseded ...)."""
+    history = submission_history(con, submission_id)
+    return history[-1].status if history else None
+
+
+def mark_published(
+    con: duckdb.DuckDBPyConnection,
+    submission_ids: list[str],
+    release_id: str,
+    *,
+    published_at: datetime | None = None,
+) -> int:
+    """Append a `published` event (detail = release id) to each submission; return how many.
+
+    Unknown ids and submissions already marked for this release are left out, so a
+    retried publish does not duplicate events.
+    """
+    ensure_schema(con)
+    if not submission_ids:
+        return 0
+    event_at = _utc_naive(published_at) if published_at is not None else _now()
+    ids = sorted(set(submission_ids))
+    con.begin()
+    try:
+        count = con.execute(
+            f"""
+            INSERT INTO raw.submission_events
+            SELECT s.submission_id, '{PUBLISHED}', ?::TIMESTAMP, ?
+            FROM raw.submissions s
+            WHERE list_contains(?::VARCHAR[], s.submission_id)
+              AND NOT EXISTS (
+                  SELECT 1 FROM raw.submission_events e
+                  WHERE e.submission_id = s.submission_id AND e.status = '{PUBLISHED}'
+                    AND e.detail = ?)
+            """,
+            [event_at, release_id, ids, release_id],
+        ).fetchone()[0]
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return int(count)
