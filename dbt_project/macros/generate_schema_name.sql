@@ -1,0 +1,5 @@
+{#- Use the configured schema name as is (staging, marts, ...), not <target>_<schema>:
+    the mart schema name is part of the public contract. -#}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+    {%- if custom_schema_name is none -%}{{ target.schema }}{%- else -%}{{ custom_schema_name | trim }}{%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,92 @@
+-- Every indicator for every participant and year with a submission that counts,
+-- computed from the submitted (unrounded) values. Disclosure control is applied in the marts.
+with pairs as (
+    select
+        s.participant_code,
+        s.collection_year,
+        s.submission_id,
+        s.coverage_note,
+        i.indicator_code,
+        i.numerator_item,
+        i.denominator_item,
+        i.denominator_population_band,
+        i.multiplier,
+        i.uses_ppp
+    from {{ ref('int_latest_submissions') }} as s
+    cross join {{ ref('indicators') }} as i
+),
+
+joined as (
+    select
+        p.*,
+        n.value as numerator_raw,
+        n.flag as numerator_flag,
+        n.comment as numerator_comment,
+        coalesce(n.is_person_count, false) as numerator_is_person_count,
+        d.value as denominator_item_value,
+        d.flag as denominator_flag,
+        d.comment as denominator_comment,
+        coalesce(d.is_person_count, false) as denominator_is_person_count,
+        pop.population,
+        ppp.ppp_per_usd
+    from pairs as p
+    left join {{ ref('int_return_values_latest') }} as n
+        on p.participant_code = n.participant_code
+        and p.collection_year = n.collection_year
+        and p.numerator_item = n.item_code
+    left join {{ ref('int_return_values_latest') }} as d
+        on p.participant_code = d.participant_code
+        and p.collection_year = d.collection_year
+        and p.denominator_item = d.item_code
+    left join {{ ref('population') }} as pop
+        on p.participant_code = pop.participant_code
+        and p.collection_year = pop.year
+        and p.denominator_population_band = pop.age_band
+    left join {{ ref('ppp') }} as ppp
+        on p.participant_code = ppp.participant_code
+        and p.collection_year = ppp.year
+),
+
+computed as (
+    select
+        *,
+        case when uses_ppp then numerator_raw / ppp_per_usd else numerator_raw end as numerator_converted,
+        case
+            when denominator_item is not null then denominator_item_value
+            else population
+        end as denominator_raw
+    from joined
+)
+
+select
+    participant_code,
+    collection_year,
+    indicator_code,
+    submission_id,
+    coverage_note,
+    numerator_item,
+    denominator_item,
+    numerator_raw,
+    numerator_converted,
+    denominator_raw,
+    numerator_is_person_count,
+    denominator_is_person_count,
+    numerator_flag,
+    denominator_flag,
+    numerator_comment,
+    denominator_comment,
+    uses_ppp,
+    ppp_per_usd,
+    case
+        when numerator_converted is null or denominator_raw is null or denominator_raw = 0 then null
+        else numerator_converted / denominator_raw * multiplier
+    end as value_raw,
+    case
+        when numerator_flag in ('NA', 'NK') then numerator_flag
+        when denominator_flag in ('NA', 'NK') then denominator_flag
+        when numerator_raw is null then 'numerator_missing'
+        when denominator_raw is null then 'denominator_missing'
+        when uses_ppp and ppp_per_usd is null then 'ppp_missing'
+        when denominator_raw = 0 then 'denominator_zero'
+    end as null_reason
+from computed

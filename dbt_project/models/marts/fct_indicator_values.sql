@@ -1,0 +1,54 @@
+-- Indicators per participant and year, ready to publish: disclosure control applied,
+-- flags carried from the inputs, and a footnote an analyst can print under a chart.
+with base as (
+    select
+        v.*,
+        p.fiscal_year_start_month,
+        coalesce({{ is_small_count('v.numerator_raw', 'v.numerator_is_person_count') }}, false)
+            as small_numerator,
+        coalesce({{ is_small_count('v.denominator_raw', 'v.denominator_is_person_count') }}, false)
+            as small_denominator
+    from {{ ref('int_indicator_values') }} as v
+    inner join {{ ref('dim_participant') }} as p
+        on v.participant_code = p.participant_code
+)
+
+select
+    cast(participant_code as varchar) as participant_code,
+    cast(collection_year as integer) as collection_year,
+    cast(indicator_code as varchar) as indicator_code,
+    cast(
+        case when small_numerator then null
+        else {{ disclosed_count('numerator_converted', 'numerator_is_person_count') }} end as double
+    ) as numerator,
+    cast(
+        case when small_denominator then null
+        else {{ disclosed_count('denominator_raw', 'denominator_is_person_count') }} end as double
+    ) as denominator,
+    cast(case when small_numerator or small_denominator then null else value_raw end as double) as value,
+    cast(
+        nullif(array_to_string(list_sort(list_distinct(list_filter(
+            [numerator_flag, denominator_flag], lambda f: f in ('E', 'P', 'B', 'D')
+        ))), ','), '') as varchar
+    ) as flags,
+    cast(null_reason as varchar) as null_reason,
+    cast(small_numerator or small_denominator as boolean) as suppressed,
+    cast(
+        case
+            when small_numerator then 'small_count_numerator'
+            when small_denominator then 'small_count_denominator'
+        end as varchar
+    ) as suppression_reason,
+    cast(nullif(concat_ws('; ',
+        case when fiscal_year_start_month <> 1 then
+            'Financial year starting ' || strftime(make_date(2000, fiscal_year_start_month, 1), '%B')
+        end,
+        coverage_note,
+        case when numerator_flag = 'D' then 'Definition differs (' || numerator_item || ')'
+            || coalesce(': ' || numerator_comment, '') end,
+        case when denominator_flag = 'D' then 'Definition differs (' || denominator_item || ')'
+            || coalesce(': ' || denominator_comment, '') end,
+        case when uses_ppp then 'Converted to international $ with {{ var("ppp_basis") }}' end
+    ), '') as varchar) as footnote,
+    cast(submission_id as varchar) as submission_id
+from base
