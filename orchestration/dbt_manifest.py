@@ -1,0 +1,65 @@
+"""Keep the dbt manifest in step with the dbt project, without importing dbt.
+
+Dagster reads dbt_project/target/manifest.json when the code location loads. It is
+regenerated (`dbt parse`, a subprocess) only when a file of the dbt project is newer,
+so a fresh clone works and an unchanged project loads fast.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+_WATCHED = ("models", "seeds", "macros", "tests", "dbt_project.yml", "profiles.yml")
+
+
+def dbt_env() -> dict[str, str]:
+    """Environment for dbt subprocesses: no telemetry, no version check over the network."""
+    env = dict(os.environ)
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    env.setdefault("DBT_VERSION_CHECK", "false")
+    env.setdefault("DO_NOT_TRACK", "1")
+    env.setdefault("DBT_PROFILES_DIR", str(DBT_PROJECT_DIR))
+    return env
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def _newest_source_mtime() -> float:
+    newest = 0.0
+    for name in _WATCHED:
+        path = DBT_PROJECT_DIR / name
+        files = path.rglob("*") if path.is_dir() else [path]
+        for file in files:
+            if file.is_file():
+                newest = max(newest, file.stat().st_mtime)
+    return newest
+
+
+def manifest_is_stale() -> bool:
+    return not MANIFEST_PATH.exists() or MANIFEST_PATH.stat().st_mtime < _newest_source_mtime()
+
+
+def ensure_manifest() -> Path:
+    """Parse the dbt project if its manifest is missing or older than the project files."""
+    if manifest_is_stale():
+        completed = subprocess.run(
+            [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR)],
+            cwd=DBT_PROJECT_DIR,
+            env=dbt_env(),
+            capture_output=True,
+            text=True,
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(
+                "dbt parse failed:\n" + (completed.stdout + completed.stderr).strip()[-4000:]
+            )
+        MANIFEST_PATH.touch()
+    return MANIFEST_PATH

@@ -1,0 +1,67 @@
+"""dbt models, seeds and tests as Dagster assets and checks.
+
+One DbtProject, one translator: asset keys are `<schema>/<model>` (e.g.
+`marts/fct_indicator_values`) and groups follow the dbt folders, so the asset
+graph reads like the dbt project. dbt sources `raw.*` resolve to the keys of the
+ingestion assets, which is how dbt depends on ingestion.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.dbt_manifest import DBT_PROJECT_DIR, dbt_executable, ensure_manifest
+from orchestration.defs.resources import DUCKDB_WRITER_POOL
+
+ensure_manifest()
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project.prepare_if_dev()
+
+
+class LayerTranslator(DagsterDbtTranslator):
+    """Keys by schema, groups by layer (the dbt folder), owners and kinds for people."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        resource_type = dbt_resource_props["resource_type"]
+        if resource_type == "source":
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        if resource_type == "seed":
+            return dg.AssetKey(["reference", dbt_resource_props["name"]])
+        return dg.AssetKey([dbt_resource_props["fqn"][1], dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        resource_type = dbt_resource_props["resource_type"]
+        if resource_type == "seed":
+            return "reference"
+        if resource_type == "model":
+            return dbt_resource_props["fqn"][1]
+        return None
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return ["team:data-engineering"]
+
+
+translator = LayerTranslator()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    exclude="test_type:unit",
+    pool=DUCKDB_WRITER_POOL,
+)
+def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """Seeds, staging, intermediate and marts, built and tested with `dbt build`."""
+    yield from dbt.cli(["build", "--exclude", "test_type:unit"], context=context).stream()
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(
+        project_dir=dbt_project,
+        profiles_dir=str(DBT_PROJECT_DIR),
+        dbt_executable=dbt_executable(),
+    )

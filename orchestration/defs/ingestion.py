@@ -1,0 +1,124 @@
+"""Ingestion: every file in the inbox becomes a registered submission.
+
+New files are parsed, structurally validated, archived by sha256 and registered as
+accepted or rejected (ingestion/registry.py); files already registered are skipped
+by hash, so re-running is idempotent. A bad file is a rejected submission and a
+failed (warning) check with the path of its report, never a crashed run.
+"""
+
+import dagster as dg
+
+from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
+from orchestration.markdown import markdown_table
+
+SUBMISSIONS = dg.AssetKey(["raw", "submissions"])
+RETURN_VALUES = dg.AssetKey(["raw", "return_values"])
+SUBMISSION_EVENTS = dg.AssetKey(["raw", "submission_events"])
+
+_KINDS = {"python", "duckdb"}
+_OWNERS = ["team:data-engineering"]
+
+
+@dg.multi_asset(
+    name="ingest_inbox",
+    specs=[
+        dg.AssetSpec(
+            SUBMISSIONS,
+            group_name="ingestion",
+            kinds=_KINDS,
+            owners=_OWNERS,
+            description="Every file received (accepted or rejected), keyed by sha256, with issues.",
+        ),
+        dg.AssetSpec(
+            RETURN_VALUES,
+            group_name="ingestion",
+            kinds=_KINDS,
+            owners=_OWNERS,
+            description="Values of accepted submissions with their place in the file.",
+        ),
+        dg.AssetSpec(
+            SUBMISSION_EVENTS,
+            group_name="ingestion",
+            kinds=_KINDS,
+            owners=_OWNERS,
+            description="Status history: received, accepted, rejected, superseded, published.",
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "new_files_accepted",
+            asset=SUBMISSIONS,
+            description="Every file received in this run passed structural validation.",
+        )
+    ],
+    pool=DUCKDB_WRITER_POOL,
+)
+def ingest_inbox(context: dg.AssetExecutionContext, home: HomeResource):
+    import duckdb
+
+    from ingestion.registry import ingest_inbox as ingest
+
+    paths = home.home
+
+    def log_file(path, submission) -> None:
+        context.log.info(
+            f"{path.name}: {submission.status} as {submission.submission_id}"
+            + (f" ({submission.error_count} errors)" if submission.error_count else "")
+        )
+
+    with duckdb.connect(str(paths.warehouse)) as con:
+        submissions = ingest(con, paths, on_file=log_file)
+        totals = con.execute(
+            "select status, count(*) from raw.submissions group by status order by status"
+        ).fetchall()
+        n_values = con.execute("select count(*) from raw.return_values").fetchone()[0]
+        n_events = con.execute("select count(*) from raw.submission_events").fetchone()[0]
+
+    new = [s for s in submissions if s.is_new]
+    rejected = [s for s in new if s.status == "rejected"]
+    rows = [
+        {
+            "file": s.original_filename,
+            "submission": s.submission_id,
+            "participant": s.participant_code or "?",
+            "year": s.collection_year or "?",
+            "status": s.status,
+            "errors": s.error_count,
+        }
+        for s in new
+    ]
+    yield dg.MaterializeResult(
+        asset_key=SUBMISSIONS,
+        metadata={
+            "new_files": len(new),
+            "new_rejected": len(rejected),
+            **{f"total_{status}": count for status, count in totals},
+            "new_submissions": dg.MetadataValue.md(markdown_table(rows, limit=50)),
+        },
+    )
+    yield dg.MaterializeResult(asset_key=RETURN_VALUES, metadata={"dagster/row_count": n_values})
+    yield dg.MaterializeResult(
+        asset_key=SUBMISSION_EVENTS, metadata={"dagster/row_count": n_events}
+    )
+    yield dg.AssetCheckResult(
+        check_name="new_files_accepted",
+        asset_key=SUBMISSIONS,
+        passed=not rejected,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "rejected": len(rejected),
+            "reports": dg.MetadataValue.md(
+                markdown_table(
+                    [
+                        {
+                            "file": s.original_filename,
+                            "first issue": s.issues[0].message if s.issues else "",
+                            "report": s.report_path,
+                        }
+                        for s in rejected
+                    ],
+                    limit=50,
+                )
+            ),
+        },
+    )

@@ -1,0 +1,85 @@
+"""The publication gate: a Great Expectations suite per published mart.
+
+Each suite runs in a blocking asset check on its mart, so in the annual cycle the
+publish asset does not run unless every suite passed. The check metadata names the
+failed expectations with sample failing values.
+"""
+
+from functools import cache
+from pathlib import Path
+
+import dagster as dg
+import yaml
+
+from expectations.runner import load_suite_spec
+from orchestration.dbt_manifest import DBT_PROJECT_DIR
+from orchestration.defs.resources import HomeResource
+from orchestration.markdown import markdown_table
+
+PUBLISHED_MARTS = (
+    "dim_participant",
+    "dim_indicator",
+    "dim_data_item",
+    "fct_return_values",
+    "fct_indicator_values",
+    "mart_benchmark",
+)
+
+
+@cache
+def dbt_vars() -> dict:
+    return yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+
+
+def suite_query(mart: str, spec: dict) -> str:
+    query = spec.get("query") or f"select * from marts.{mart}"
+    return query.format(**dbt_vars())
+
+
+def run_gate_suite(warehouse: Path, mart: str) -> dg.AssetCheckResult:
+    """Read the mart read-only, validate it with its suite, and describe the outcome."""
+    import duckdb
+
+    from expectations.runner import validate_dataframe
+
+    spec = load_suite_spec(mart)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        df = con.execute(suite_query(mart, spec)).df()
+    outcome = validate_dataframe(mart, df, spec)
+    failures = [
+        {
+            "expectation": f.expectation,
+            "column": f.column,
+            "blocking": f.blocking,
+            "detail": f.describe(),
+        }
+        for f in outcome.failed
+    ]
+    return dg.AssetCheckResult(
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "suite": f"expectations/suites/{mart}.json",
+            "rows_validated": len(df),
+            "expectations_evaluated": outcome.evaluated,
+            "expectations_failed": len(outcome.failed),
+            "failed_expectations": dg.MetadataValue.md(markdown_table(failures)),
+        },
+        description=spec.get("description"),
+    )
+
+
+def _gate_check(mart: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(["marts", mart]),
+        name=f"gx_{mart}",
+        blocking=True,
+        description=f"Great Expectations suite expectations/suites/{mart}.json (blocks the release).",
+    )
+    def _check(home: HomeResource) -> dg.AssetCheckResult:
+        return run_gate_suite(home.home.warehouse, mart)
+
+    return _check
+
+
+gate_checks = [_gate_check(mart) for mart in PUBLISHED_MARTS]

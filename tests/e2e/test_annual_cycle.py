@@ -1,0 +1,240 @@
+"""The whole annual cycle on the shipped sample, checked against an independent computation.
+
+The expected values are recomputed here from the sample files themselves (read with
+openpyxl and the csv module, not the project's parsers) and the seed CSVs (pandas, not
+the project's SQL).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cycle")]
+
+SEEDS = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds"
+SUPPRESS_MAX = 7
+ROUND_TO = 5
+
+
+def _read_xlsx(path: Path) -> tuple[str, int, dict[str, tuple[float | None, str | None]]]:
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    about = {r[0]: r[1] for r in wb["About"].iter_rows(values_only=True) if r and r[0]}
+    values = {}
+    rows = wb["Data"].iter_rows(values_only=True)
+    header = [str(h).strip() for h in next(rows)]
+    for row in rows:
+        rec = dict(zip(header, row, strict=True))
+        if rec.get("item_code"):
+            values[str(rec["item_code"]).strip().upper()] = (rec["value"], rec["flag"] or None)
+    return str(about["participant_code"]), int(about["collection_year"]), values
+
+
+def _read_csv(path: Path) -> tuple[str, int, dict[str, tuple[float | None, str | None]]]:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    values = {
+        r["item_code"].strip().upper(): (
+            float(r["value"]) if r["value"].strip() else None,
+            r["flag"] or None,
+        )
+        for r in rows
+    }
+    return rows[0]["participant_code"], int(rows[0]["collection_year"]), values
+
+
+def _submitted_values(cycle) -> dict[tuple[str, int], dict]:
+    rejected = {b.path.name for b in cycle.sample.bad if b.kind == "structural"}
+    returns = {}
+    for path in cycle.sample.files:
+        if path.name in rejected:
+            continue
+        participant, year, values = (_read_xlsx if path.suffix == ".xlsx" else _read_csv)(path)
+        returns[(participant, year)] = values
+    return returns
+
+
+def _expected_indicators(cycle) -> pd.DataFrame:
+    items = pd.read_csv(SEEDS / "data_items.csv").set_index("item_code")
+    indicators = pd.read_csv(SEEDS / "indicators.csv")
+    population = pd.read_csv(SEEDS / "population.csv").set_index(
+        ["participant_code", "year", "age_band"]
+    )
+    ppp = pd.read_csv(SEEDS / "ppp.csv").set_index(["participant_code", "year"])["ppp_per_usd"]
+    person = items["is_person_count"].astype(str).str.lower().eq("true")
+
+    def small(code, value):
+        return bool(person.get(code, False)) and value is not None and 1 <= value <= SUPPRESS_MAX
+
+    rows = []
+    for (participant, year), values in _submitted_values(cycle).items():
+        for ind in indicators.itertuples():
+            num = values.get(ind.numerator_item, (None, None))[0]
+            if isinstance(ind.denominator_item, str):
+                den_code = ind.denominator_item
+                den = values.get(den_code, (None, None))[0]
+            else:
+                den_code = None
+                den = population.loc[
+                    (participant, year, ind.denominator_population_band), "population"
+                ]
+            suppressed = small(ind.numerator_item, num) or (
+                den_code is not None and small(den_code, den)
+            )
+            value = None
+            if num is not None and den not in (None, 0) and not suppressed:
+                converted = (
+                    num / ppp[(participant, year)] if str(ind.uses_ppp).lower() == "true" else num
+                )
+                value = converted / den * ind.multiplier
+            rows.append((participant, year, ind.indicator_code, value, suppressed))
+    return pd.DataFrame(
+        rows,
+        columns=["participant_code", "collection_year", "indicator_code", "value", "suppressed"],
+    )
+
+
+@pytest.fixture(scope="module")
+def release_db(cycle):
+    db = cycle.home / "releases" / "current" / "mhbench.duckdb"
+    assert db.exists(), cycle.run_output
+    con = duckdb.connect(str(db), read_only=True)
+    yield con
+    con.close()
+
+
+def test_run_summary_reports_rejection_and_release(cycle):
+    bad = [b for b in cycle.sample.bad if b.kind == "structural"]
+    assert bad, "the sample must contain a structurally invalid return"
+    out = cycle.run_output
+    assert "rejected" in out and bad[0].path.name in out
+    assert "Published" in out
+    assert "mhbench query" in out
+
+
+def test_every_file_is_registered_and_archived(cycle):
+    with duckdb.connect(str(cycle.home / "warehouse" / "build.duckdb"), read_only=True) as con:
+        subs = con.execute(
+            "select original_filename, status, file_sha256, archive_path, report_path from raw.submissions"
+        ).fetchall()
+        rejected_values = con.execute(
+            "select count(*) from raw.return_values v join raw.submissions s using (submission_id) "
+            "where s.status = 'rejected'"
+        ).fetchone()[0]
+    assert len(subs) == len(cycle.sample.files)
+    statuses = {name: status for name, status, *_ in subs}
+    for bad in cycle.sample.bad:
+        assert statuses[bad.path.name] == ("rejected" if bad.kind == "structural" else "accepted")
+    assert sum(s == "rejected" for s in statuses.values()) == 1
+    assert rejected_values == 0
+    for _, _, sha, archive, report in subs:
+        archived = cycle.home / archive
+        assert archived.exists() and archived.name.startswith(sha)
+        assert (cycle.home / report).exists()
+
+
+def test_release_layout_and_manifest(cycle):
+    current = cycle.home / "releases" / "current"
+    assert current.is_symlink()
+    manifest = json.loads((current / "manifest.json").read_text())
+    assert manifest["release_id"] == current.resolve().name
+    marts = manifest["marts"]
+    for mart in marts:
+        assert (current / "parquet" / f"{mart}.parquet").exists()
+        assert (current / "csv" / f"{mart}.csv").exists()
+    n_good = len(cycle.sample.files) - sum(b.kind == "structural" for b in cycle.sample.bad)
+    assert len(manifest["submissions"]) == n_good
+    assert all(c["status"] == "SUCCEEDED" for c in manifest["checks"])
+    parquet = current / "parquet" / "fct_indicator_values.parquet"
+    with duckdb.connect() as con:
+        pq = con.execute(f"select count(*) from '{parquet}'").fetchone()[0]
+    assert pq == marts["fct_indicator_values"]
+
+
+def test_indicator_values_match_independent_computation(release_db, cycle):
+    expected = _expected_indicators(cycle)
+    actual = release_db.execute(
+        "select participant_code, collection_year, indicator_code, value, suppressed from marts.fct_indicator_values"
+    ).df()
+    merged = expected.merge(
+        actual,
+        on=["participant_code", "collection_year", "indicator_code"],
+        how="outer",
+        suffixes=("_expected", "_actual"),
+        indicator=True,
+    )
+    assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"].head()
+    assert (merged["suppressed_expected"] == merged["suppressed_actual"]).all()
+    assert merged["suppressed_actual"].any(), "Jersey's small counts must trigger suppression"
+    both_null = merged["value_expected"].isna() & merged["value_actual"].isna()
+    close = np.isclose(merged["value_expected"], merged["value_actual"], rtol=1e-9, atol=0)
+    bad = merged[~(both_null | close)]
+    assert bad.empty, bad.head(10)
+    assert merged["value_actual"].notna().mean() > 0.8
+
+
+def test_benchmark_statistics_match_independent_computation(release_db, cycle):
+    expected = _expected_indicators(cycle).dropna(subset=["value"])
+    actual = (
+        release_db.execute("select * from marts.mart_benchmark")
+        .df()
+        .set_index(["indicator_code", "collection_year"])
+    )
+    groups = expected.groupby(["indicator_code", "collection_year"])["value"]
+    assert len(actual) == groups.ngroups
+    for key, values in groups:
+        row = actual.loc[key]
+        v = values.to_numpy()
+        assert row["n"] == len(v)
+        for column, number in [
+            ("min", v.min()),
+            ("max", v.max()),
+            ("mean", v.mean()),
+            ("p25", np.percentile(v, 25)),
+            ("median", np.percentile(v, 50)),
+            ("p75", np.percentile(v, 75)),
+        ]:
+            assert math.isclose(row[column], number, rel_tol=1e-9, abs_tol=1e-12), (key, column)
+
+
+def test_return_values_disclosure_and_provenance(release_db, cycle):
+    items = pd.read_csv(SEEDS / "data_items.csv").set_index("item_code")
+    person = items["is_person_count"].astype(str).str.lower().eq("true")
+    published = (
+        release_db.execute(
+            "select participant_code, collection_year, item_code, value, suppressed, submission_id, file_sha256, source_place "
+            "from marts.fct_return_values"
+        )
+        .df()
+        .set_index(["participant_code", "collection_year", "item_code"])
+    )
+    assert (
+        published["source_place"].notna().all() and published["file_sha256"].str.len().eq(64).all()
+    )
+    checked = 0
+    for (participant, year), values in _submitted_values(cycle).items():
+        for code, (value, _flag) in values.items():
+            row = published.loc[(participant, year, code)]
+            if value is None:
+                assert pd.isna(row["value"])
+            elif person[code] and 1 <= value <= SUPPRESS_MAX:
+                assert row["suppressed"] and pd.isna(row["value"])
+            elif person[code]:
+                rounded = float(
+                    (Decimal(str(value)) / ROUND_TO).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+                    * ROUND_TO
+                )
+                assert row["value"] == rounded, (participant, year, code, value)
+            else:
+                assert math.isclose(row["value"], value, rel_tol=1e-12)
+            checked += 1
+    assert checked > 1000
