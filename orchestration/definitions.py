@@ -1,20 +1,23 @@
 """The Dagster code location of mhbench (workspace.yaml points here)."""
 
-from __future__ import annotations
-
 import dagster as dg
 
+from orchestration.defs.collection import collection_status, collection_templates
 from orchestration.defs.dbt import dbt_resource, mhbench_dbt_assets
 from orchestration.defs.ingestion import ingest_inbox
-from orchestration.defs.jobs import annual_cycle_job
+from orchestration.defs.jobs import all_jobs
 from orchestration.defs.publish import release
 from orchestration.defs.quality import gate_checks
 from orchestration.defs.resources import HomeResource
+from orchestration.defs.schedules import all_schedules
+from orchestration.defs.sensors import all_sensors
 
 defs = dg.Definitions(
-    assets=[ingest_inbox, mhbench_dbt_assets, release],
+    assets=[ingest_inbox, mhbench_dbt_assets, release, collection_templates, collection_status],
     asset_checks=gate_checks,
-    jobs=[annual_cycle_job],
+    jobs=all_jobs,
+    schedules=all_schedules,
+    sensors=all_sensors,
     resources={
         "home": HomeResource(root=dg.EnvVar("MHBENCH_HOME")),
         "dbt": dbt_resource(),

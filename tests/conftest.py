@@ -61,3 +61,20 @@ def cycle(tmp_path_factory) -> Cycle:
     summary = generate_sample(Home(home).ensure(), seed=2024)
     completed = run_mhbench(home, "run")
     return Cycle(home=home, sample=summary, run_output=completed.stdout)
+
+
+DBT_PROJECT = REPO / "dbt_project"
+
+
+def run_dbt(home: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the real dbt CLI on the project against `home`'s warehouse, with its own target dir
+    (so parallel tests never share dbt's partial-parse state)."""
+    env = mhbench_env(home)
+    env.update(DBT_TARGET_PATH=str(home / "dbt-target"), DBT_PROFILES_DIR=str(DBT_PROJECT))
+    dbt = Path(sys.executable).with_name("dbt")
+    completed = subprocess.run(
+        [str(dbt), *args], cwd=DBT_PROJECT, env=env, capture_output=True, text=True, timeout=600
+    )
+    if completed.returncode != 0:
+        raise AssertionError(f"dbt {' '.join(args)} failed:\n{completed.stdout[-8000:]}")
+    return completed

@@ -13,7 +13,7 @@ import yaml
 
 from expectations.runner import load_suite_spec
 from orchestration.dbt_manifest import DBT_PROJECT_DIR
-from orchestration.defs.resources import HomeResource
+from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
 from orchestration.markdown import markdown_table
 
 PUBLISHED_MARTS = (
@@ -23,6 +23,10 @@ PUBLISHED_MARTS = (
     "fct_return_values",
     "fct_indicator_values",
     "mart_benchmark",
+    "dim_year",
+    "mart_benchmark_peer_group",
+    "mart_participant_position",
+    "mart_trends",
 )
 
 
@@ -74,6 +78,7 @@ def _gate_check(mart: str) -> dg.AssetChecksDefinition:
         asset=dg.AssetKey(["marts", mart]),
         name=f"gx_{mart}",
         blocking=True,
+        pool=DUCKDB_WRITER_POOL,
         description=f"Great Expectations suite expectations/suites/{mart}.json (blocks the release).",
     )
     def _check(home: HomeResource) -> dg.AssetCheckResult:

@@ -6,7 +6,9 @@ import dagster as dg
 
 from ingestion.home import Home
 
-# One writer at a time on warehouse/build.duckdb: ingestion, dbt and publish share this pool.
+# One process at a time on warehouse/build.duckdb (DuckDB is single-writer and a reader cannot
+# open the file while another process writes): ingestion, dbt, the gate checks, publish and
+# the completeness report share this pool. dagster.yaml sets its limit to 1.
 DUCKDB_WRITER_POOL = "duckdb_writer"
 
 
