@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -59,8 +60,22 @@ def load_suite_spec(mart: str) -> dict[str, Any]:
     return json.loads(suite_path(mart).read_text(encoding="utf-8"))
 
 
-@cache
 def _context():
+    # functools.cache does not lock: the warm-up thread and a check may ask at the same time
+    with _CONTEXT_LOCK:
+        return _cached_context()
+
+
+def warm_up() -> None:
+    """Import great_expectations and build the context ahead of the first validation."""
+    _context()
+
+
+_CONTEXT_LOCK = threading.Lock()
+
+
+@cache
+def _cached_context():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig

@@ -63,6 +63,12 @@ def _watch_progress(
             progress.update(task, completed=len(seen), description=f"running {started or '...'}")
 
 
+def _warm_up_great_expectations() -> None:
+    from expectations.runner import warm_up
+
+    warm_up()
+
+
 def run_annual_cycle(home: Home, console: Console) -> CycleOutcome:
     from dagster import DagsterInstance
     from dagster._core.utils import make_new_run_id
@@ -78,6 +84,9 @@ def run_annual_cycle(home: Home, console: Console) -> CycleOutcome:
         job = defs.resolve_job_def(ANNUAL_CYCLE)
     instance = DagsterInstance.get()
     run_id = make_new_run_id()
+    # great_expectations takes seconds to import; do it while ingestion and the dbt subprocess
+    # run, so the first gate check does not wait for it.
+    threading.Thread(target=_warm_up_great_expectations, daemon=True).start()
     log_path = home.root / "logs" / f"run-{run_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # dbt's own log lines go to the run log (and to the step logs in the UI), not the terminal.
