@@ -137,23 +137,23 @@ def query(
     sql: Annotated[
         str, typer.Argument(help='SQL to run, e.g. "select * from marts.mart_benchmark".')
     ],
-    release: Annotated[str | None, typer.Option(help="Release id (default: current).")] = None,
+    release: Annotated[
+        str | None, typer.Option(help="Release id, `current` (default) or `previous`.")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
 ) -> None:
     """Run read-only SQL on a published release."""
     import duckdb
 
     from orchestration.instance import configure_environment
-    from orchestration.publishing import RELEASE_DB
+    from orchestration.publishing import RELEASE_DB, resolve_release
 
     home = configure_environment()
-    folder = home.releases / release if release else home.current_release
-    database = folder / RELEASE_DB
-    if not database.exists():
-        err_console.print(
-            f"[red]No release at {folder}.[/] Run `mhbench run` first, or see `mhbench releases`."
-        )
-        raise typer.Exit(2)
+    try:
+        database = resolve_release(home, release or "current").path / RELEASE_DB
+    except LookupError as exc:
+        err_console.print(f"[red]{exc}.[/] Run `mhbench run` first, or see `mhbench releases`.")
+        raise typer.Exit(2) from exc
     with duckdb.connect(str(database), read_only=True) as con:
         try:
             cursor = con.execute(sql)
@@ -177,6 +177,28 @@ def query(
         for r in rows:
             table.add_row(*("" if v is None else str(v) for v in r))
         console.print(table)
+
+
+@app.command()
+def diff(
+    old: Annotated[str, typer.Argument(help="Older release: an id, `previous` or `current`.")],
+    new: Annotated[str, typer.Argument(help="Newer release: an id, `previous` or `current`.")],
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """List indicator values added, removed and changed between two releases."""
+    from orchestration.instance import configure_environment
+    from orchestration.release_diff import FORMATS, diff_releases, format_changes
+
+    if fmt not in FORMATS:
+        err_console.print(f"[red]Unknown format {fmt!r}.[/] Use one of: {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    home = configure_environment()
+    try:
+        changes = diff_releases(home, old, new)
+    except LookupError as exc:
+        err_console.print(f"[red]{exc}[/] See `mhbench releases`.")
+        raise typer.Exit(2) from exc
+    typer.echo(format_changes(changes, fmt))
 
 
 if __name__ == "__main__":

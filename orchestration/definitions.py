@@ -4,6 +4,7 @@ import dagster as dg
 
 from orchestration.defs.collection import collection_status, collection_templates
 from orchestration.defs.dbt import dbt_resource, mhbench_dbt_assets
+from orchestration.defs.drift import benchmark_drift_check
 from orchestration.defs.ingestion import ingest_inbox
 from orchestration.defs.jobs import all_jobs
 from orchestration.defs.publish import release
@@ -14,7 +15,7 @@ from orchestration.defs.sensors import all_sensors
 
 defs = dg.Definitions(
     assets=[ingest_inbox, mhbench_dbt_assets, release, collection_templates, collection_status],
-    asset_checks=gate_checks,
+    asset_checks=[*gate_checks, benchmark_drift_check],
     jobs=all_jobs,
     schedules=all_schedules,
     sensors=all_sensors,

@@ -3,16 +3,31 @@
 A release is assembled in `releases/.incoming-<id>/`, fsynced, renamed to
 `releases/<id>/` (atomic on one filesystem) and only then is `releases/current`
 switched, by replacing a symlink (also atomic). A publish killed at any point
-leaves `current` on the previous complete release; a half-built folder is hidden
-(dot-prefixed) and never listed.
+leaves `current` on a complete release; a half-built folder is hidden
+(dot-prefixed), never listed, and removed by the next publish.
+
+One publish at a time: `build_release` holds an exclusive lock on
+`releases/.publish.lock` (released by the kernel when the process dies), so any
+`.incoming-*` folder or `.current-*` link found while holding it belongs to a dead
+publish and is safe to remove.
+
+Test hook: with `MHBENCH_PUBLISH_PAUSE_AT=<stage>` in the environment, a publish
+prints `mhbench-publish-paused <stage>` to stderr and sleeps at that stage (see
+`PUBLISH_STAGES`), so a test can kill it there deterministically.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import shutil
 import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,10 +37,25 @@ from ingestion.home import Home
 
 RELEASE_DB = "mhbench.duckdb"
 MANIFEST = "manifest.json"
+QUALITY_REPORT = "quality.html"
 INCOMING_PREFIX = ".incoming-"
+CURRENT_TMP_PREFIX = ".current-"
+PUBLISH_LOCK = ".publish.lock"
 # Text starting with one of = + - @ tab CR is read as a formula by spreadsheets:
 # such text gets a leading quote in every CSV the platform writes.
 CSV_FORMULA_PATTERN = r"^[=+\-@\t\r]"
+
+PAUSE_ENV = "MHBENCH_PUBLISH_PAUSE_AT"
+PAUSE_SECONDS_ENV = "MHBENCH_PUBLISH_PAUSE_SECONDS"
+PUBLISH_STAGES = (
+    "after-mkdir",  # empty .incoming-<id>/ exists
+    "after-copy",  # DuckDB, Parquet and CSV written in .incoming-<id>/
+    "after-manifest",  # manifest.json written, not yet fsynced
+    "after-fsync",  # every file of .incoming-<id>/ on disk
+    "after-rename",  # releases/<id>/ complete, current not yet switched
+    "before-switch",  # .current-<pid> symlink made, not yet renamed over current
+    "after-switch",  # current points at the new release
+)
 
 
 @dataclass(frozen=True)
@@ -66,12 +96,21 @@ def code_version() -> str:
         return "unknown"
 
 
-def _csv_safe_select(con, table: str) -> str:
+def _pause_point(stage: str) -> None:
+    """Test hook: stop at `stage` when MHBENCH_PUBLISH_PAUSE_AT names it."""
+    if os.environ.get(PAUSE_ENV) != stage:
+        return
+    print(f"mhbench-publish-paused {stage}", file=sys.stderr, flush=True)
+    time.sleep(float(os.environ.get(PAUSE_SECONDS_ENV, "120")))
+
+
+def _csv_safe_select(con, table: str, schema: str = "marts") -> str:
     """A SELECT that prefixes a quote to text a spreadsheet would evaluate as a formula."""
     columns = con.execute(
         "select column_name, data_type from information_schema.columns "
-        "where table_schema = 'marts' and table_name = ? order by ordinal_position",
-        [table],
+        "where table_catalog = current_database() and table_schema = ? and table_name = ? "
+        "order by ordinal_position",
+        [schema, table],
     ).fetchall()
     parts = []
     for name, data_type in columns:
@@ -83,56 +122,93 @@ def _csv_safe_select(con, table: str) -> str:
             )
         else:
             parts.append(quoted)
-    return f"select {', '.join(parts)} from marts.{table}"
+    return f"select {', '.join(parts)} from {schema}.{table}"
 
 
-def _fsync_tree(root: Path) -> None:
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            with path.open("rb") as fh:
-                os.fsync(fh.fileno())
-    fd = os.open(root, os.O_RDONLY)
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    """Flush every file, then every directory (children before parents), to disk."""
+    paths = sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True)
+    for path in paths:
+        if path.is_file() and not path.is_symlink():
+            _fsync_path(path)
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            _fsync_path(path)
+    _fsync_path(root)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def publish_lock(home: Home) -> Iterator[None]:
+    """Exclusive lock for one publish at a time; the kernel drops it if the process dies."""
+    home.releases.mkdir(parents=True, exist_ok=True)
+    with (home.releases / PUBLISH_LOCK).open("a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def clean_leftovers(home: Home) -> list[Path]:
+    """Remove what killed publishes left behind: `.incoming-*` folders, `.current-*` links.
+
+    Call it only while holding `publish_lock` (build_release does), so no live publish
+    is using them.
+    """
+    removed = []
+    if not home.releases.exists():
+        return removed
+    for path in sorted(home.releases.iterdir()):
+        if path.name.startswith(CURRENT_TMP_PREFIX) and path.is_symlink():
+            path.unlink()
+            removed.append(path)
+        elif path.name.startswith(INCOMING_PREFIX):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+    if removed:
+        _fsync_path(home.releases)
+    return removed
 
 
 def switch_current(home: Home, release_id: str) -> None:
     """Point releases/current at release_id atomically (symlink + rename)."""
-    tmp = home.releases / f".current-{os.getpid()}"
+    if not (home.releases / release_id / MANIFEST).exists():
+        raise FileNotFoundError(f"no complete release {release_id} in {home.releases}")
+    tmp = home.releases / f"{CURRENT_TMP_PREFIX}{os.getpid()}"
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
     tmp.symlink_to(release_id, target_is_directory=True)
+    _pause_point("before-switch")
     os.replace(tmp, home.current_release)
-    fd = os.open(home.releases, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync_path(home.releases)
 
 
-def build_release(
-    home: Home,
-    marts: list[str],
-    checks: list[dict],
-    release_id: str | None = None,
-) -> Release:
-    """Copy the marts of the build warehouse into a new release and make it current."""
+def _copy_marts(home: Home, staging: Path, marts: list[str]) -> tuple[dict, list[dict]]:
     import duckdb
 
-    release_id = release_id or new_release_id()
-    final = home.releases / release_id
-    if final.exists():
-        raise FileExistsError(f"release {release_id} already exists; releases are immutable")
-    staging = home.releases / f"{INCOMING_PREFIX}{release_id}"
-    (staging / "parquet").mkdir(parents=True)
-    (staging / "csv").mkdir()
-
+    row_counts = {}
     with duckdb.connect(str(staging / RELEASE_DB)) as con:
         con.execute(f"attach '{home.warehouse}' as build (read_only)")
         con.execute("create schema marts")
-        row_counts = {}
         for mart in marts:
             con.execute(f"create table marts.{mart} as select * from build.marts.{mart}")
             row_counts[mart] = con.execute(f"select count(*) from marts.{mart}").fetchone()[0]
@@ -159,21 +235,76 @@ def build_release(
             ).fetchall()
         ]
         con.execute("detach build")
+        con.execute("checkpoint")
+    return row_counts, submissions
 
-    manifest = {
-        "release_id": release_id,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "code_version": code_version(),
-        "dictionary_version": dictionary_version(),
-        "marts": row_counts,
-        "submissions": submissions,
-        "checks": checks,
-    }
-    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-    _fsync_tree(staging)
-    os.rename(staging, final)
-    switch_current(home, release_id)
+
+def build_release(
+    home: Home,
+    marts: list[str],
+    checks: list[dict],
+    release_id: str | None = None,
+    *,
+    drift: dict | None = None,
+) -> Release:
+    """Copy the marts of the build warehouse into a new release and make it current.
+
+    `checks` are the gate results recorded in the manifest and the quality report;
+    `drift` (optional) is the benchmark drift against the previous release
+    (`expectations.drift.drift_summary`), a warning that never blocks.
+    """
+    from orchestration.quality_report import render_quality_report
+
+    release_id = release_id or new_release_id()
+    with publish_lock(home):
+        clean_leftovers(home)
+        final = home.releases / release_id
+        if final.exists():
+            raise FileExistsError(f"release {release_id} already exists; releases are immutable")
+        previous = current_release(home)
+        staging = home.releases / f"{INCOMING_PREFIX}{release_id}"
+        (staging / "parquet").mkdir(parents=True)
+        (staging / "csv").mkdir()
+        _pause_point("after-mkdir")
+
+        row_counts, submissions = _copy_marts(home, staging, marts)
+        _pause_point("after-copy")
+
+        manifest = {
+            "release_id": release_id,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "code_version": code_version(),
+            "dictionary_version": dictionary_version(),
+            "previous_release": previous.release_id if previous else None,
+            "marts": row_counts,
+            "submissions": submissions,
+            "checks": checks,
+            "drift": drift,
+        }
+        (staging / QUALITY_REPORT).write_text(render_quality_report(manifest), encoding="utf-8")
+        manifest["files"] = {
+            str(path.relative_to(staging)): _sha256(path)
+            for path in sorted(staging.rglob("*"))
+            if path.is_file()
+        }
+        # The manifest is written last: a folder with a manifest has everything else.
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        _pause_point("after-manifest")
+        _fsync_tree(staging)
+        _pause_point("after-fsync")
+        os.rename(staging, final)
+        _fsync_path(home.releases)
+        _pause_point("after-rename")
+        switch_current(home, release_id)
+        _pause_point("after-switch")
     return Release(release_id, final, manifest)
+
+
+def _read_manifest(path: Path) -> dict | None:
+    try:
+        return json.loads((path / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def list_releases(home: Home) -> list[Release]:
@@ -184,9 +315,9 @@ def list_releases(home: Home) -> list[Release]:
     for path in sorted(home.releases.iterdir()):
         if path.name.startswith(".") or path.is_symlink() or not path.is_dir():
             continue
-        manifest_path = path / MANIFEST
-        if manifest_path.exists():
-            releases.append(Release(path.name, path, json.loads(manifest_path.read_text())))
+        manifest = _read_manifest(path)
+        if manifest is not None:
+            releases.append(Release(path.name, path, manifest))
     return releases
 
 
@@ -195,4 +326,54 @@ def current_release(home: Home) -> Release | None:
     if not link.exists():
         return None
     path = link.resolve()
-    return Release(path.name, path, json.loads((path / MANIFEST).read_text()))
+    manifest = _read_manifest(path)
+    return Release(path.name, path, manifest) if manifest is not None else None
+
+
+def resolve_release(home: Home, ref: str) -> Release:
+    """A release by id, or `current`, or `previous` (the release published before current)."""
+    releases = list_releases(home)
+    if ref in ("current", "previous"):
+        current = current_release(home)
+        if current is None:
+            raise LookupError(f"no current release in {home.releases}")
+        if ref == "current":
+            return current
+        ids = [r.release_id for r in releases]
+        previous = current.manifest.get("previous_release")
+        if previous is None and current.release_id in ids:
+            index = ids.index(current.release_id)
+            previous = ids[index - 1] if index > 0 else None
+        ref = previous or ""
+        if not ref:
+            raise LookupError(f"release {current.release_id} has no previous release")
+    for release in releases:
+        if release.release_id == ref:
+            return release
+    known = ", ".join(r.release_id for r in releases) or "none"
+    raise LookupError(f"no release {ref!r} in {home.releases} (known: {known})")
+
+
+def verify_release(release: Release) -> list[str]:
+    """What is wrong with a release folder (empty when it is complete and intact)."""
+    import duckdb
+
+    problems = []
+    for name, digest in release.manifest.get("files", {}).items():
+        path = release.path / name
+        if not path.exists():
+            problems.append(f"{name}: missing")
+        elif _sha256(path) != digest:
+            problems.append(f"{name}: sha256 differs from the manifest")
+    if not release.database.exists():
+        return [*problems, f"{RELEASE_DB}: missing"]
+    with duckdb.connect(str(release.database), read_only=True) as con:
+        for mart, rows in release.manifest.get("marts", {}).items():
+            try:
+                seen = con.execute(f"select count(*) from marts.{mart}").fetchone()[0]
+            except duckdb.Error as exc:
+                problems.append(f"marts.{mart}: {exc}")
+                continue
+            if seen != rows:
+                problems.append(f"marts.{mart}: {seen} rows, manifest says {rows}")
+    return problems

@@ -1,13 +1,16 @@
 """Publish: the release asset, downstream of every published mart.
 
 In the annual cycle the gate checks are blocking, so this asset only runs when every
-suite passed. It also refuses on its own when the latest evaluation of any gate check
-is not a success (e.g. when someone materializes it alone after a failed run), so a
-failed suite can never be bypassed: the previous release stays current.
+suite passed. It also refuses on its own unless every gate check was evaluated, and
+succeeded, in the same run: a check result from an earlier run says nothing about the
+warehouse as it is now (it may have been rebuilt or edited since), so a failed or
+skipped suite can never be bypassed by materializing the release alone. The previous
+release then stays current.
 """
 
 import dagster as dg
 
+from orchestration.defs.drift import DRIFT_CHECK_KEY
 from orchestration.defs.quality import PUBLISHED_MARTS
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
 from orchestration.markdown import markdown_table
@@ -16,25 +19,45 @@ RELEASE = dg.AssetKey(["publish", "release"])
 GATE_CHECK_KEYS = [
     dg.AssetCheckKey(dg.AssetKey(["marts", mart]), f"gx_{mart}") for mart in PUBLISHED_MARTS
 ]
+# Reported in the manifest and the quality report, never blocking.
+WARNING_CHECK_KEYS = [DRIFT_CHECK_KEY]
+_METADATA_FIELDS = ("suite", "rows_validated", "expectations_evaluated", "expectations_failed")
 
 
 class GateNotPassed(Exception):
     """A blocking quality check did not pass: nothing is published."""
 
 
-def gate_results(instance: dg.DagsterInstance) -> list[dict]:
-    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(GATE_CHECK_KEYS)
-    results = []
-    for key in GATE_CHECK_KEYS:
-        record = latest.get(key)
-        results.append(
-            {
-                "check": f"{key.asset_key.to_user_string()}:{key.name}",
-                "status": record.status.value if record else "NOT_RUN",
-                "run_id": record.run_id if record else None,
-            }
-        )
-    return results
+def _check_result(key: dg.AssetCheckKey, record, run_id: str | None, blocking: bool) -> dict:
+    from orchestration.quality_report import parse_markdown_table
+
+    result = {"check": f"{key.asset_key.to_user_string()}:{key.name}", "blocking": blocking}
+    if record is None:
+        return {**result, "status": "NOT_RUN", "run_id": None}
+    if run_id is not None and record.run_id != run_id:
+        return {**result, "status": "NOT_RUN_IN_THIS_RUN", "run_id": record.run_id}
+    result.update(status=record.status.value, run_id=record.run_id)
+    evaluation = record.evaluation
+    if evaluation is not None:
+        metadata = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
+        result.update({k: metadata[k] for k in _METADATA_FIELDS if k in metadata})
+        result["severity"] = evaluation.severity.value
+        result["failures"] = parse_markdown_table(metadata.get("failed_expectations", ""))
+    return result
+
+
+def gate_results(instance: dg.DagsterInstance, run_id: str | None = None) -> list[dict]:
+    """The latest evaluation of every gate check (and warning check), with its GE metadata.
+
+    With `run_id`, an evaluation from another run counts as not run.
+    """
+    keys = GATE_CHECK_KEYS + WARNING_CHECK_KEYS
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+    results = [
+        _check_result(key, latest.get(key), run_id, blocking=key in GATE_CHECK_KEYS) for key in keys
+    ]
+    # A warning check that did not run (in this run) is left out rather than shown as missing.
+    return [r for r in results if r["blocking"] or not r["status"].startswith("NOT_RUN")]
 
 
 @dg.asset(
@@ -45,25 +68,34 @@ def gate_results(instance: dg.DagsterInstance) -> list[dict]:
     owners=["team:data-engineering"],
     pool=DUCKDB_WRITER_POOL,
     description=(
-        "An immutable release folder (DuckDB, Parquet, CSV, manifest) of the marts, published only "
-        "when every gate check passed; releases/current then points at it."
+        "An immutable release folder (DuckDB, Parquet, CSV, manifest, quality report) of the "
+        "marts, published only when every gate check passed in the same run; releases/current "
+        "then points at it."
     ),
 )
 def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
     import duckdb
 
+    from expectations.drift import drift_summary
     from ingestion.registry import mark_published
-    from orchestration.publishing import build_release
+    from orchestration.publishing import QUALITY_REPORT, build_release, current_release
 
-    checks = gate_results(context.instance)
-    not_passed = [c for c in checks if c["status"] != "SUCCEEDED"]
+    checks = gate_results(context.instance, run_id=context.run.run_id)
+    not_passed = [c for c in checks if c["blocking"] and c["status"] != "SUCCEEDED"]
     if not_passed:
         raise GateNotPassed(
-            "not publishing: gate checks not passed: "
+            "not publishing: gate checks not passed in this run: "
             + ", ".join(f"{c['check']} ({c['status']})" for c in not_passed)
+            + ". Materialize the release together with its checks (the annual_cycle job)."
         )
     paths = home.home
-    published = build_release(paths, list(PUBLISHED_MARTS), checks)
+    previous = current_release(paths)
+    drift = drift_summary(
+        previous.release_id if previous else None,
+        previous.database if previous else None,
+        paths.warehouse,
+    )
+    published = build_release(paths, list(PUBLISHED_MARTS), checks, drift=drift)
     with duckdb.connect(str(paths.warehouse)) as con:
         mark_published(
             con,
@@ -71,13 +103,21 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
             published.release_id,
         )
     context.log.info(f"published release {published.release_id} at {published.path}")
+    if drift["drifting"]:
+        context.log.warning(
+            f"{len(drift['drifting'])} benchmark medians moved more than "
+            f"{drift['threshold_pct']:g}% since release {drift['previous_release']}"
+        )
     return dg.MaterializeResult(
         metadata={
             "release_id": published.release_id,
+            "previous_release": drift["previous_release"] or "none",
             "path": dg.MetadataValue.path(str(published.path)),
             "database": dg.MetadataValue.path(str(published.database)),
             "manifest": dg.MetadataValue.path(str(published.path / "manifest.json")),
+            "quality_report": dg.MetadataValue.path(str(published.path / QUALITY_REPORT)),
             "submissions": len(published.manifest["submissions"]),
+            "drifting_medians": len(drift["drifting"]),
             "row_counts": dg.MetadataValue.md(
                 markdown_table(
                     [{"mart": m, "rows": n} for m, n in published.manifest["marts"].items()]
