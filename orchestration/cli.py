@@ -180,6 +180,45 @@ def query(
 
 
 @app.command()
+def report(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the HTML report.")],
+    release: Annotated[
+        str | None, typer.Option(help="Release id, `current` (default) or `previous`.")
+    ] = None,
+    participant: Annotated[
+        str | None, typer.Option(help="Participant to highlight, e.g. SE or GB-ENG.")
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option(help="Collection year (default: the latest published).")
+    ] = None,
+) -> None:
+    """Write the benchmarking report of a release: one self-contained HTML file."""
+    import time
+
+    from orchestration.benchmark_report import ReportError, write_benchmark_report
+    from orchestration.instance import configure_environment
+    from orchestration.publishing import resolve_release
+
+    home = configure_environment()
+    try:
+        folder = resolve_release(home, release or "current").path
+    except LookupError as exc:
+        err_console.print(f"[red]{exc}.[/] Run `mhbench run` first, or see `mhbench releases`.")
+        raise typer.Exit(2) from exc
+    started = time.perf_counter()
+    try:
+        with console.status("Drawing the charts"):
+            path = write_benchmark_report(folder, participant, output, year=year)
+    except ReportError as exc:
+        err_console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    console.print(
+        f"Report written to [bold]{path}[/] "
+        f"({path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s)"
+    )
+
+
+@app.command()
 def diff(
     old: Annotated[str, typer.Argument(help="Older release: an id, `previous` or `current`.")],
     new: Annotated[str, typer.Argument(help="Newer release: an id, `previous` or `current`.")],

@@ -253,6 +253,7 @@ def build_release(
     `drift` (optional) is the benchmark drift against the previous release
     (`expectations.drift.drift_summary`), a warning that never blocks.
     """
+    from orchestration.benchmark_report import write_benchmark_report
     from orchestration.quality_report import render_quality_report
 
     release_id = release_id or new_release_id()
@@ -282,6 +283,8 @@ def build_release(
             "drift": drift,
         }
         (staging / QUALITY_REPORT).write_text(render_quality_report(manifest), encoding="utf-8")
+        # The benchmarking report is part of the release (hashed in the manifest's files).
+        write_benchmark_report(staging, manifest=manifest)
         manifest["files"] = {
             str(path.relative_to(staging)): _sha256(path)
             for path in sorted(staging.rglob("*"))

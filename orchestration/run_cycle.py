@@ -139,8 +139,15 @@ def print_summary(home: Home, outcome: CycleOutcome, console: Console) -> None:
     import duckdb
 
     console.rule("Submissions")
-    if home.warehouse.exists():
-        with duckdb.connect(str(home.warehouse), read_only=True) as con:
+    try:
+        con = (
+            duckdb.connect(str(home.warehouse), read_only=True) if home.warehouse.exists() else None
+        )
+    except duckdb.IOException:
+        console.print(f"[yellow]The warehouse is locked by another process[/] ({home.warehouse}).")
+        con = None
+    if con is not None:
+        with con:
             counts = dict(
                 con.execute("select status, count(*) from raw.submissions group by 1").fetchall()
             )

@@ -2,8 +2,9 @@
 
 For each of --runs repetitions: a fresh MHBENCH_HOME, the sample written, then
 `mhbench run` timed as a subprocess (wall time; peak RSS of the largest process,
-dbt's subprocess included). The floor is a bare `python -c "import dagster,
-dagster_dbt, great_expectations"`. Medians are printed and written to
+dbt's subprocess included), then `mhbench validate` on one sample return. The floor
+is a bare `python -c "import dagster, dagster_dbt, great_expectations"`; the code
+location load is `import orchestration.definitions` (what the UI and every run pay). Medians are printed and written to
 bench-results/bench.json.
 """
 

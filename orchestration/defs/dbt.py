@@ -6,6 +6,7 @@ graph reads like the dbt project. dbt sources `raw.*` resolve to the keys of the
 ingestion assets, which is how dbt depends on ingestion.
 """
 
+import subprocess
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,7 +57,18 @@ translator = LayerTranslator()
 )
 def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Seeds, staging, intermediate and marts, built and tested with `dbt build`."""
-    yield from dbt.cli(["build", "--exclude", "test_type:unit"], context=context).stream()
+    invocation = dbt.cli(["build", "--exclude", "test_type:unit"], context=context)
+    try:
+        yield from invocation.stream()
+    finally:
+        # If the step fails while dbt still runs (e.g. an event dagster-dbt cannot map), stop
+        # dbt: an orphaned dbt would keep the warehouse locked for every later reader.
+        if invocation.process.poll() is None:
+            invocation.process.terminate()
+            try:
+                invocation.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                invocation.process.kill()
 
 
 def dbt_resource() -> DbtCliResource:

@@ -116,6 +116,7 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
             "database": dg.MetadataValue.path(str(published.database)),
             "manifest": dg.MetadataValue.path(str(published.path / "manifest.json")),
             "quality_report": dg.MetadataValue.path(str(published.path / QUALITY_REPORT)),
+            "benchmarking_report": dg.MetadataValue.path(str(published.path / "report.html")),
             "submissions": len(published.manifest["submissions"]),
             "drifting_medians": len(drift["drifting"]),
             "row_counts": dg.MetadataValue.md(

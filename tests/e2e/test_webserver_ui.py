@@ -1,0 +1,281 @@
+"""The Dagster UI as a data engineer meets it: `dagster-webserver -w workspace.yaml`.
+
+The webserver runs as a subprocess with a throwaway DAGSTER_HOME (telemetry off) and
+MHBENCH_HOME. Its GraphQL API must list everything the Definitions object declares
+(assets, gate checks, jobs, schedules, sensors: read from `orchestration.definitions.defs`,
+not hard-coded), and the asset graph must render in headless Chromium, with a screenshot
+in the test's tmp folder and in test-output/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.browser import Browser, chromium_or_skip
+from tests.conftest import mhbench_env
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("ui")]
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_OUTPUT = REPO / "test-output"
+START_TIMEOUT = 240
+# The platform's contract: these must exist whatever else is added.
+MUST_HAVE_ASSETS = {
+    "raw/submissions",
+    "raw/return_values",
+    "marts/fct_indicator_values",
+    "marts/mart_benchmark",
+    "publish/release",
+}
+MUST_HAVE_JOBS = {"annual_cycle"}
+MUST_HAVE_GROUPS = {"ingestion", "staging", "intermediate", "marts", "publish"}
+
+LOCATIONS = """
+{ workspaceOrError { __typename ... on Workspace { locationEntries {
+    name loadStatus
+    locationOrLoadError { __typename ... on PythonError { message stack } } } } } }
+"""
+CONTENTS = """
+{
+  repositoriesOrError { __typename ... on RepositoryConnection { nodes {
+    name location { name }
+    jobs { name } schedules { name } sensors { name } } } }
+  assetNodes {
+    assetKey { path } groupName isMaterializable
+    assetChecksOrError { __typename ... on AssetChecks { checks { name } } }
+  }
+}
+"""
+
+
+@dataclass
+class Webserver:
+    url: str
+    log: Path
+    seconds_to_serve: float
+    seconds_to_load: float
+    location: str
+
+    def graphql(self, query: str) -> dict:
+        request = urllib.request.Request(
+            f"{self.url}/graphql",
+            data=json.dumps({"query": query}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            payload = json.loads(response.read())
+        assert "errors" not in payload, payload["errors"]
+        return payload["data"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop the webserver and its code server (its own process group)."""
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _wait_until(what: str, check, process, log: Path, deadline: float):
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"dagster-webserver exited ({process.returncode}) before {what}:\n"
+                + log.read_text()[-6000:]
+            )
+        with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
+            result = check()
+            if result:
+                return result
+        time.sleep(0.25)
+    pytest.fail(
+        f"dagster-webserver: no {what} within {START_TIMEOUT}s:\n" + log.read_text()[-6000:]
+    )
+
+
+@pytest.fixture(scope="module")
+def webserver(tmp_path_factory) -> Webserver:
+    root = tmp_path_factory.mktemp("ui")
+    dagster_home = root / "dagster"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = mhbench_env(root / "home")
+    env.update(DAGSTER_HOME=str(dagster_home), DAGSTER_DISABLE_TELEMETRY="1")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = root / "webserver.log"
+    executable = Path(sys.executable).with_name("dagster-webserver")
+    started = time.monotonic()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(executable), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        deadline = started + START_TIMEOUT
+
+        def server_info():
+            with urllib.request.urlopen(f"{url}/server_info", timeout=5) as response:
+                return json.loads(response.read()).get("dagster_webserver_version")
+
+        _wait_until("/server_info", server_info, process, log, deadline)
+        serving = time.monotonic() - started
+        server = Webserver(url, log, serving, 0.0, "")
+
+        def loaded():
+            entries = server.graphql(LOCATIONS)["workspaceOrError"]["locationEntries"]
+            for entry in entries:
+                error = entry["locationOrLoadError"]
+                if error and error["__typename"] == "PythonError":
+                    pytest.fail(
+                        f"code location {entry['name']} failed to load:\n{error['message']}"
+                    )
+            if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                return entries[0]["name"]
+            return None
+
+        server.location = _wait_until("loaded code location", loaded, process, log, deadline)
+        server.seconds_to_load = time.monotonic() - started
+        print(
+            f"dagster-webserver: /server_info after {server.seconds_to_serve:.1f}s, "
+            f"code location loaded after {server.seconds_to_load:.1f}s"
+        )
+        # The community sign-up dialog would cover the graph in a screenshot.
+        server.graphql("mutation { setNuxSeen }")
+        yield server
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="module")
+def expected() -> dict[str, set[str]]:
+    """What the UI must show, from the Definitions object itself."""
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    repository = defs.get_repository_def()
+    return {
+        "assets": {key.to_user_string() for key in graph.materializable_asset_keys},
+        "checks": {
+            f"{key.asset_key.to_user_string()}:{key.name}" for key in graph.asset_check_keys
+        },
+        "groups": {graph.get(key).group_name for key in graph.materializable_asset_keys},
+        "jobs": {job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__")},
+        "schedules": {schedule.name for schedule in repository.schedule_defs},
+        "sensors": {sensor.name for sensor in repository.sensor_defs},
+    }
+
+
+def test_definitions_contain_the_platform(expected):
+    assert expected["assets"] >= MUST_HAVE_ASSETS
+    assert expected["jobs"] >= MUST_HAVE_JOBS
+    assert expected["groups"] >= MUST_HAVE_GROUPS
+    gates = {c for c in expected["checks"] if c.split(":")[1].startswith("gx_")}
+    for mart in ("fct_indicator_values", "mart_benchmark"):
+        assert f"marts/{mart}:gx_{mart}" in gates
+
+
+def test_graphql_lists_everything_defined(webserver, expected):
+    data = webserver.graphql(CONTENTS)
+    repositories = data["repositoriesOrError"]
+    assert repositories["__typename"] == "RepositoryConnection", repositories
+    nodes = repositories["nodes"]
+    jobs = {j["name"] for n in nodes for j in n["jobs"] if not j["name"].startswith("__")}
+    schedules = {s["name"] for n in nodes for s in n["schedules"]}
+    sensors = {s["name"] for n in nodes for s in n["sensors"]}
+    assets = {"/".join(a["assetKey"]["path"]) for a in data["assetNodes"] if a["isMaterializable"]}
+    checks = {
+        f"{'/'.join(a['assetKey']['path'])}:{c['name']}"
+        for a in data["assetNodes"]
+        if a["assetChecksOrError"]["__typename"] == "AssetChecks"
+        for c in a["assetChecksOrError"]["checks"]
+    }
+    assert assets == expected["assets"], {
+        "missing": expected["assets"] - assets,
+        "unexpected": assets - expected["assets"],
+    }
+    assert checks == expected["checks"], {"missing": expected["checks"] - checks}
+    assert jobs == expected["jobs"]
+    assert schedules == expected["schedules"]
+    assert sensors == expected["sensors"]
+    assert webserver.seconds_to_load < START_TIMEOUT
+
+
+def _node_texts(page) -> list[str]:
+    return page.evaluate(
+        "[...document.querySelectorAll('svg foreignObject')]"
+        ".map(node => node.textContent.replace(/\\s+/g, ' ').trim())"
+    )
+
+
+def test_asset_graph_renders_in_chromium(webserver, expected, tmp_path):
+    chromium_or_skip()
+    shots = []
+    with Browser.start(tmp_path) as browser:
+        page = browser.new_page(1600, 1200)
+
+        # Global lineage: one (collapsed) node per group.
+        page.goto(f"{webserver.url}/asset-groups")
+        page.wait_for(
+            "(() => { const names = new Set([...document.querySelectorAll("
+            "'svg foreignObject.group')].map(n => n.textContent.trim()));"
+            f" return {json.dumps(sorted(expected['groups']))}.every(g => names.has(g)); }})()",
+            timeout=90,
+        )
+        browser.pump(1.0)
+        shots.append(page.screenshot(tmp_path / "dagster-lineage.png"))
+
+        # The marts group: asset nodes with their names and checks.
+        repo_path = f"__repository__@{webserver.location}"
+        page.goto(f"{webserver.url}/locations/{repo_path}/asset-groups/marts")
+        page.wait_for(
+            "[...document.querySelectorAll('svg foreignObject')]"
+            ".some(n => n.textContent.includes('fct_indicator_values')"
+            " && n.textContent.includes('Asset checks'))",
+            timeout=90,
+        )
+        browser.pump(1.0)
+        texts = _node_texts(page)
+        assert any(t.startswith("mart_benchmark") for t in texts), texts
+        shots.append(page.screenshot(tmp_path / "dagster-marts.png"))
+
+        outside = [
+            url
+            for url in page.requests
+            if not url.startswith((webserver.url, "data:", "blob:", "about:"))
+        ]
+        assert outside == [], f"the UI fetched {outside}"
+        assert page.console_errors == [], "\n".join(map(str, page.console_errors))
+
+    TEST_OUTPUT.mkdir(exist_ok=True)
+    for shot in shots:
+        shutil.copy(shot, TEST_OUTPUT / shot.name)
