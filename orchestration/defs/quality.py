@@ -27,6 +27,8 @@ PUBLISHED_MARTS = (
     "mart_benchmark_peer_group",
     "mart_participant_position",
     "mart_trends",
+    "mart_validation_findings",
+    "mart_data_quality",
 )
 
 

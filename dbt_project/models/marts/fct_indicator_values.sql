@@ -1,5 +1,7 @@
 -- Indicators per participant and year, ready to publish: disclosure control applied,
 -- flags carried from the inputs, and a footnote an analyst can print under a chart.
+-- An indicator whose numerator or denominator item is involved in an error finding of content
+-- validation is suppressed (suppression_reason 'validation_error'), and so is that input.
 with base as (
     select
         v.*,
@@ -7,10 +9,18 @@ with base as (
         coalesce({{ is_small_count('v.numerator_raw', 'v.numerator_is_person_count') }}, false)
             as small_numerator,
         coalesce({{ is_small_count('v.denominator_raw', 'v.denominator_is_person_count') }}, false)
-            as small_denominator
+            as small_denominator,
+        bn.item_code is not null as numerator_error,
+        bd.item_code is not null as denominator_error
     from {{ ref('int_indicator_values') }} as v
     inner join {{ ref('dim_participant') }} as p
         on v.participant_code = p.participant_code
+    left join {{ ref('int_validation_blocked_items') }} as bn
+        on v.submission_id = bn.submission_id
+        and v.numerator_item = bn.item_code
+    left join {{ ref('int_validation_blocked_items') }} as bd
+        on v.submission_id = bd.submission_id
+        and v.denominator_item = bd.item_code
 )
 
 select
@@ -18,23 +28,31 @@ select
     cast(collection_year as integer) as collection_year,
     cast(indicator_code as varchar) as indicator_code,
     cast(
-        case when small_numerator then null
+        case when small_numerator or numerator_error then null
         else {{ disclosed_count('numerator_converted', 'numerator_is_person_count') }} end as double
     ) as numerator,
     cast(
-        case when small_denominator then null
+        case when small_denominator or denominator_error then null
         else {{ disclosed_count('denominator_raw', 'denominator_is_person_count') }} end as double
     ) as denominator,
-    cast(case when small_numerator or small_denominator then null else value_raw end as double) as value,
+    cast(
+        case
+            when small_numerator or small_denominator or numerator_error or denominator_error then null
+            else value_raw
+        end as double
+    ) as value,
     cast(
         nullif(array_to_string(list_sort(list_distinct(list_filter(
             [numerator_flag, denominator_flag], lambda f: f in ('E', 'P', 'B', 'D')
         ))), ','), '') as varchar
     ) as flags,
     cast(null_reason as varchar) as null_reason,
-    cast(small_numerator or small_denominator as boolean) as suppressed,
+    cast(
+        small_numerator or small_denominator or numerator_error or denominator_error as boolean
+    ) as suppressed,
     cast(
         case
+            when numerator_error or denominator_error then 'validation_error'
             when small_numerator then 'small_count_numerator'
             when small_denominator then 'small_count_denominator'
         end as varchar

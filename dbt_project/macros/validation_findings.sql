@@ -1,0 +1,88 @@
+{#- Text helpers for content validation findings (models int_rule_*). Values in messages
+    follow disclosure control: a person/event count of 1..suppress_max is shown as a range. -#}
+
+{% macro fmt_number(x) -%}
+    case
+        when {{ x }} is null then null
+        when {{ x }} = round({{ x }}) and abs({{ x }}) < 1e18 then cast(cast({{ x }} as hugeint) as varchar)
+        else cast(round({{ x }}, 2) as varchar)
+    end
+{%- endmacro %}
+
+{#- A submitted value as shown in a finding: the number, "1-7" for a small count,
+    or the flag (NA / NK) or "missing" when there is no value. -#}
+{% macro shown_value(value, flag, is_person_count) -%}
+    case
+        when {{ value }} is null then coalesce({{ flag }}, 'missing')
+        when coalesce({{ is_small_count(value, is_person_count) }}, false)
+            then '1-{{ var("suppress_max") }}'
+        else {{ fmt_number(value) }}
+    end
+{%- endmacro %}
+
+{#- "between 0 and 110", ">= 1" or "<= 25" for a range rule. -#}
+{% macro range_text(min_value, max_value) -%}
+    case
+        when {{ min_value }} is not null and {{ max_value }} is not null
+            then 'between ' || {{ fmt_number(min_value) }} || ' and ' || {{ fmt_number(max_value) }}
+        when {{ min_value }} is not null then '>= ' || {{ fmt_number(min_value) }}
+        else '<= ' || {{ fmt_number(max_value) }}
+    end
+{%- endmacro %}
+
+{#- Whether a range rule holds for `value`. -#}
+{% macro in_range(value, min_value, max_value) -%}
+    (({{ min_value }} is null or {{ value }} >= {{ min_value }})
+        and ({{ max_value }} is null or {{ value }} <= {{ max_value }}))
+{%- endmacro %}
+
+{#- Whether a rule is skipped, given how many of its values are there (DHIS2 strategies). -#}
+{% macro rule_skipped(strategy, n_present, n_values) -%}
+    case {{ strategy }}
+        when 'SKIP_IF_ANY_VALUE_MISSING' then {{ n_present }} < {{ n_values }}
+        when 'SKIP_IF_ALL_VALUES_MISSING' then {{ n_present }} = 0
+        else false
+    end
+{%- endmacro %}
+
+{#- For rules on an indicator (a row `v` of int_indicator_values): the data items it is
+    computed from, their values as shown, the submitter's comments on them, and the
+    indicator value as shown ("suppressed" when computed from a small count). -#}
+{% macro indicator_items_involved(v) -%}
+    case when {{ v }}.denominator_item is null then [{{ v }}.numerator_item]
+    else [{{ v }}.numerator_item, {{ v }}.denominator_item] end
+{%- endmacro %}
+
+{% macro indicator_values_involved(v) -%}
+    case when {{ v }}.denominator_item is null
+        then [{{ shown_value(v ~ '.numerator_raw', v ~ '.numerator_flag', v ~ '.numerator_is_person_count') }}]
+    else [
+        {{ shown_value(v ~ '.numerator_raw', v ~ '.numerator_flag', v ~ '.numerator_is_person_count') }},
+        {{ shown_value(v ~ '.denominator_raw', v ~ '.denominator_flag', v ~ '.denominator_is_person_count') }}
+    ] end
+{%- endmacro %}
+
+{% macro indicator_comments(v) -%}
+    nullif(concat_ws('; ',
+        {{ v }}.numerator_item || ': ' || {{ v }}.numerator_comment,
+        {{ v }}.denominator_item || ': ' || {{ v }}.denominator_comment
+    ), '')
+{%- endmacro %}
+
+{% macro indicator_shown(v, value) -%}
+    case
+        when {{ value }} is null then coalesce({{ v }}.null_reason, 'missing')
+        when coalesce({{ is_small_count(v ~ '.numerator_raw', v ~ '.numerator_is_person_count') }}, false)
+            or coalesce({{ is_small_count(v ~ '.denominator_raw', v ~ '.denominator_is_person_count') }}, false)
+            then 'suppressed'
+        else {{ fmt_number(value) }}
+    end
+{%- endmacro %}
+
+{#- "(from AA_OBD 1234 and AA_ABD 1000)" -#}
+{% macro indicator_inputs_text(v) -%}
+    '(from ' || array_to_string(list_transform(
+        list_zip({{ indicator_items_involved(v) }}, {{ indicator_values_involved(v) }}),
+        lambda p: p[1] || ' ' || p[2]
+    ), ' and ') || ')'
+{%- endmacro %}

@@ -1,0 +1,117 @@
+{{ config(materialized="ephemeral") }}
+-- Range, comparison and total rules on submitted items, evaluated for every submission that
+-- counts. One row per failed (and not skipped) rule. A missing value (blank, NA, NK, no row)
+-- skips the rule or counts as 0, as its missing_value_strategy says.
+with rules as (
+    select *
+    from {{ ref('int_validation_rules') }}
+    where subject = 'item' and kind in ('range', 'comparison', 'total')
+),
+
+operands as (
+    select
+        s.submission_id,
+        s.participant_code,
+        s.collection_year,
+        o.rule_id,
+        o.side,
+        o.position,
+        o.item_code,
+        v.value,
+        v.comment,
+        {{ shown_value('v.value', 'v.flag', 'v.is_person_count') }} as shown,
+        coalesce({{ is_small_count('v.value', 'v.is_person_count') }}, false) as masked
+    from {{ ref('int_latest_submissions') }} as s
+    cross join {{ ref('int_validation_rule_operands') }} as o
+    inner join rules as r on o.rule_id = r.rule_id
+    left join {{ ref('int_return_values_latest') }} as v
+        on s.submission_id = v.submission_id
+        and o.item_code = v.item_code
+),
+
+sides as (
+    select
+        submission_id,
+        participant_code,
+        collection_year,
+        rule_id,
+        sum(value) filter (where side = 'left') as left_sum,
+        sum(value) filter (where side = 'right') as right_sum,
+        count(*) filter (where side = 'left') as n_left,
+        count(*) filter (where side = 'right') as n_right,
+        coalesce(bool_or(masked) filter (where side = 'left'), false) as left_masked,
+        coalesce(bool_or(masked) filter (where side = 'right'), false) as right_masked,
+        count(*) as n_values,
+        count(value) as n_present,
+        string_agg(item_code || ' (' || shown || ')', ' + ' order by position)
+            filter (where side = 'left') as left_text,
+        string_agg(item_code || ' (' || shown || ')', ' + ' order by position)
+            filter (where side = 'right') as right_text,
+        list(item_code order by side, position) as items_involved,
+        list(shown order by side, position) as values_involved,
+        string_agg(item_code || ': ' || comment, '; ' order by side, position) as comments,
+        first(item_code order by side, position) as subject_code
+    from operands
+    group by submission_id, participant_code, collection_year, rule_id
+),
+
+evaluated as (
+    select
+        s.*,
+        r.kind,
+        r.operator,
+        r.factor,
+        r.min_value,
+        r.max_value,
+        r.tolerance_pct,
+        coalesce(s.left_sum, 0) as lhs,
+        coalesce(s.right_sum, 0) as total,
+        coalesce(s.right_sum, 0) * r.factor as rhs,
+        {{ rule_skipped('r.missing_value_strategy', 's.n_present', 's.n_values') }} as skipped
+    from sides as s
+    inner join rules as r on s.rule_id = r.rule_id
+),
+
+judged as (
+    select
+        *,
+        case kind
+            when 'range' then {{ in_range('lhs', 'min_value', 'max_value') }}
+            when 'comparison' then case operator
+                when '<=' then lhs <= rhs
+                when '<' then lhs < rhs
+                when '>=' then lhs >= rhs
+                when '>' then lhs > rhs
+                when '=' then lhs = rhs
+            end
+            when 'total' then abs(lhs - total) <= tolerance_pct / 100 * abs(total)
+        end as passed,
+        left_text || case
+            when n_left > 1 and not left_masked then ' = ' || {{ fmt_number('lhs') }} else ''
+        end as left_expression,
+        case when factor <> 1 then {{ fmt_number('factor') }} || ' × ' else '' end
+        || right_text
+        || case
+            when (n_right > 1 or factor <> 1) and not right_masked then ' = ' || {{ fmt_number('rhs') }}
+            else ''
+        end as right_expression
+    from evaluated
+)
+
+select
+    submission_id,
+    participant_code,
+    collection_year,
+    rule_id,
+    subject_code,
+    items_involved,
+    values_involved,
+    case kind
+        when 'range' then left_expression || ' must be ' || {{ range_text('min_value', 'max_value') }}
+        when 'comparison' then left_expression || ' must be ' || operator || ' ' || right_expression
+        when 'total' then left_expression || ' must equal ' || right_text
+            || case when tolerance_pct > 0 then ' within ' || {{ fmt_number('tolerance_pct') }} || '%' else '' end
+    end as message,
+    comments
+from judged
+where not skipped and not coalesce(passed, false)
