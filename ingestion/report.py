@@ -291,3 +291,116 @@ def render_text(parsed: ParsedReturn, filename: str | None = None) -> Renderable
             Text(i.code, "dim"),
         )
     return Group(verdict, table)
+
+
+# --------------------------------------------------------------------------- content findings
+
+FINDING_FIELDS = (
+    "rule_id",
+    "severity",
+    "kind",
+    "message",
+    "items_involved",
+    "values_involved",
+    "explained",
+    "submitter_comment",
+    "rule_description",
+)
+
+
+def _findings_html(findings: list[dict]) -> str:
+    """The 'Content validation' section of the HTML report (values escaped)."""
+    e = html.escape
+    errors = sum(1 for f in findings if f.get("severity") == "error")
+    warnings = len(findings) - errors
+    explained = sum(1 for f in findings if f.get("severity") != "error" and f.get("explained"))
+    if errors:
+        banner_class = "rejected"
+        banner = (
+            f"Content validation: {errors} error(s) keep the values involved out of the "
+            "release until a corrected return arrives"
+        )
+    elif warnings:
+        banner_class = "warned"
+        banner = f"Content validation: {warnings} warning(s), {explained} explained by a comment"
+    else:
+        banner_class, banner = "accepted", "Content validation: all rules passed"
+    steps = []
+    if errors:
+        steps.append(
+            "Correct the values named in each error and send the complete file again; "
+            "a newer file replaces this one."
+        )
+    if warnings - explained:
+        steps.append(
+            "For each unexplained warning, correct the value or explain it in the comment "
+            "column of an item involved."
+        )
+    steps_html = "".join(f"<li>{e(s)}</li>" for s in steps)
+    if findings:
+        rows = "".join(
+            "<tr>"
+            f'<td class="sev-{e(str(f.get("severity")))}">{e(str(f.get("severity")))}</td>'
+            f"<td><code>{e(_shorten(f.get('rule_id')))}</code></td>"
+            f"<td>{e(_shorten(f.get('message'), 1000))}"
+            f"<br><small>{e(_shorten(f.get('rule_description'), 1000))}</small></td>"
+            f"<td><code>{e(_shorten(f.get('items_involved')))}</code></td>"
+            f"<td>{'yes' if f.get('explained') else 'no'}</td>"
+            f"<td>{e(_shorten(f.get('submitter_comment')))}</td>"
+            "</tr>"
+            for f in sorted(
+                findings, key=lambda f: (f.get("severity") != "error", f.get("rule_id"))
+            )
+        )
+        table = (
+            "<table><thead><tr><th>Severity</th><th>Rule</th><th>Finding</th><th>Items</th>"
+            "<th>Explained</th><th>Your comment</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
+    else:
+        table = "<p>No findings.</p>"
+    return (
+        '<section id="content-validation">'
+        f"<h2>Content validation ({errors} error(s), {warnings} warning(s))</h2>"
+        f'<div class="banner {banner_class}">{e(banner)}</div>'
+        + (f"<ul>{steps_html}</ul>" if steps_html else "")
+        + f"{table}</section>"
+    )
+
+
+def append_findings(
+    home: Home, submission_id: str, findings: list[dict], evaluated_at: datetime | None = None
+) -> Path | None:
+    """Add the content validation findings of a submission to its report (JSON and HTML).
+
+    The JSON gains `content_findings` (counts and one entry per finding, FINDING_FIELDS);
+    the HTML is rendered again from the JSON with a 'Content validation' section before the
+    footer. Calling it again replaces the previous findings. Returns the HTML path, or None
+    when the submission has no report.
+    """
+    base = home.reports / submission_id
+    json_path = base.with_suffix(".json")
+    if not json_path.exists():
+        return None
+    report = json.loads(json_path.read_text(encoding="utf-8"))
+    kept = [{k: _jsonable(f.get(k)) for k in FINDING_FIELDS} for f in findings]
+    errors = sum(1 for f in kept if f["severity"] == "error")
+    report["content_findings"] = {
+        "evaluated_at": _jsonable(evaluated_at) if evaluated_at else None,
+        "counts": {
+            "errors": errors,
+            "warnings": len(kept) - errors,
+            "warnings_explained": sum(
+                1 for f in kept if f["severity"] != "error" and f["explained"]
+            ),
+        },
+        "findings": kept,
+    }
+    _atomic_write(json_path, json.dumps(report, indent=2, ensure_ascii=False))
+    page = render_html(report)
+    section = _findings_html(kept)
+    marker = "<footer>"
+    page = page.replace(marker, section + marker, 1) if marker in page else page + section
+    html_path = base.with_suffix(".html")
+    _atomic_write(html_path, page)
+    return html_path

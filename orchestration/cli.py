@@ -219,6 +219,43 @@ def report(
 
 
 @app.command()
+def findings(
+    year: Annotated[int, typer.Option(help="Collection year.")],
+    participant: Annotated[str | None, typer.Option(help="Participant code, e.g. SE.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    warehouse: Annotated[
+        bool,
+        typer.Option("--warehouse", help="Read the build warehouse, not the current release."),
+    ] = False,
+) -> None:
+    """Content validation findings of a collection year (errors first): the query log."""
+    import duckdb
+
+    from orchestration.findings import FORMATS, findings_rows, render
+    from orchestration.instance import configure_environment
+    from orchestration.publishing import RELEASE_DB, resolve_release
+
+    if fmt not in FORMATS:
+        err_console.print(f"[red]Unknown format {fmt!r}.[/] Use one of: {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    home = configure_environment()
+    try:
+        database = (
+            home.warehouse if warehouse else resolve_release(home, "current").path / RELEASE_DB
+        )
+    except LookupError as exc:
+        err_console.print(f"[red]{exc}.[/] Run `mhbench run` first, or use --warehouse.")
+        raise typer.Exit(2) from exc
+    with duckdb.connect(str(database), read_only=True) as con:
+        rows = findings_rows(con, year, participant.strip().upper() if participant else None)
+    out = render(rows, fmt)
+    if fmt == "table":
+        console.print(out)
+    else:
+        typer.echo(out, nl=False)
+
+
+@app.command()
 def diff(
     old: Annotated[str, typer.Argument(help="Older release: an id, `previous` or `current`.")],
     new: Annotated[str, typer.Argument(help="Newer release: an id, `previous` or `current`.")],

@@ -5,6 +5,7 @@ import dagster as dg
 from orchestration.defs.collection import collection_status, collection_templates
 from orchestration.defs.dbt import dbt_resource, mhbench_dbt_assets
 from orchestration.defs.drift import benchmark_drift_check
+from orchestration.defs.findings import findings_assets, findings_checks
 from orchestration.defs.ingestion import ingest_inbox
 from orchestration.defs.jobs import all_jobs
 from orchestration.defs.publish import release
@@ -14,8 +15,15 @@ from orchestration.defs.schedules import all_schedules
 from orchestration.defs.sensors import all_sensors
 
 defs = dg.Definitions(
-    assets=[ingest_inbox, mhbench_dbt_assets, release, collection_templates, collection_status],
-    asset_checks=[*gate_checks, benchmark_drift_check],
+    assets=[
+        ingest_inbox,
+        mhbench_dbt_assets,
+        *findings_assets,
+        release,
+        collection_templates,
+        collection_status,
+    ],
+    asset_checks=[*gate_checks, *findings_checks, benchmark_drift_check],
     jobs=all_jobs,
     schedules=all_schedules,
     sensors=all_sensors,

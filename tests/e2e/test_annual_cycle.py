@@ -63,6 +63,18 @@ def _submitted_values(cycle) -> dict[tuple[str, int], dict]:
     return returns
 
 
+def _blocked_items(cycle) -> set[tuple[str, int, str]]:
+    """Items kept out of the release by an error finding of content validation."""
+    db = cycle.home / "releases" / "current" / "mhbench.duckdb"
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "select participant_code, collection_year, trim(t.item) "
+            "from marts.mart_validation_findings, "
+            "unnest(string_split(items_involved, ',')) as t(item) where severity = 'error'"
+        ).fetchall()
+    return {(p, int(y), i) for p, y, i in rows}
+
+
 def _expected_indicators(cycle) -> pd.DataFrame:
     items = pd.read_csv(SEEDS / "data_items.csv").set_index("item_code")
     indicators = pd.read_csv(SEEDS / "indicators.csv")
@@ -71,6 +83,7 @@ def _expected_indicators(cycle) -> pd.DataFrame:
     )
     ppp = pd.read_csv(SEEDS / "ppp.csv").set_index(["participant_code", "year"])["ppp_per_usd"]
     person = items["is_person_count"].astype(str).str.lower().eq("true")
+    blocked = _blocked_items(cycle)
 
     def small(code, value):
         return bool(person.get(code, False)) and value is not None and 1 <= value <= SUPPRESS_MAX
@@ -87,8 +100,11 @@ def _expected_indicators(cycle) -> pd.DataFrame:
                 den = population.loc[
                     (participant, year, ind.denominator_population_band), "population"
                 ]
-            suppressed = small(ind.numerator_item, num) or (
-                den_code is not None and small(den_code, den)
+            suppressed = (
+                small(ind.numerator_item, num)
+                or (den_code is not None and small(den_code, den))
+                or (participant, year, ind.numerator_item) in blocked
+                or (participant, year, den_code) in blocked
             )
             value = None
             if num is not None and den not in (None, 0) and not suppressed:
@@ -221,10 +237,13 @@ def test_return_values_disclosure_and_provenance(release_db, cycle):
         published["source_place"].notna().all() and published["file_sha256"].str.len().eq(64).all()
     )
     checked = 0
+    blocked = _blocked_items(cycle)
     for (participant, year), values in _submitted_values(cycle).items():
         for code, (value, _flag) in values.items():
             row = published.loc[(participant, year, code)]
-            if value is None:
+            if (participant, year, code) in blocked:
+                assert row["suppressed"] and pd.isna(row["value"])
+            elif value is None:
                 assert pd.isna(row["value"])
             elif person[code] and 1 <= value <= SUPPRESS_MAX:
                 assert row["suppressed"] and pd.isna(row["value"])
@@ -238,3 +257,22 @@ def test_return_values_disclosure_and_provenance(release_db, cycle):
                 assert math.isclose(row["value"], value, rel_tol=1e-12)
             checked += 1
     assert checked > 1000
+
+
+def test_content_error_keeps_only_the_values_involved_out(release_db, cycle):
+    """The swapped GB-WLS return: its errors are found, its other values are published."""
+    bad = cycle.sample.bad_of_kind("content")[0]
+    blocked = _blocked_items(cycle)
+    assert {(p, y) for p, y, _ in blocked} == {(bad.participant_code, bad.year)}
+    assert {"AA_READMISSIONS_30D", "AA_DISCHARGES"} <= {i for *_, i in blocked}
+    message = release_db.execute(
+        "select message from marts.mart_validation_findings "
+        "where rule_id = 'AA_READMISSIONS_LE_DISCHARGES'"
+    ).fetchone()[0]
+    assert message.startswith("AA_READMISSIONS_30D (") and "must be <= AA_DISCHARGES" in message
+    published = release_db.execute(
+        "select count(*) from marts.fct_return_values where participant_code = ? "
+        "and collection_year = ? and value is not null",
+        [bad.participant_code, bad.year],
+    ).fetchone()[0]
+    assert published > 40
