@@ -5,9 +5,6 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 export UV_PYTHON_DOWNLOADS := never
-# Precompile the venv: this machine sets PYTHONDONTWRITEBYTECODE, and without .pyc files
-# every start recompiles dagster, dbt and great_expectations from source (~4x slower).
-export UV_COMPILE_BYTECODE := 1
 export MHBENCH_HOME ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(MHBENCH_HOME)/dagster
 # No network at run time: telemetry off everywhere.
@@ -32,7 +29,9 @@ setup: .venv/.mhbench-installed
 
 .venv/.mhbench-installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+	# Precompile the venv once: this machine sets PYTHONDONTWRITEBYTECODE, and without .pyc
+	# files every start recompiles dagster, dbt and great_expectations (GE import 11 s -> 6 s).
+	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen
 	$(RUN) python -c "from orchestration.dbt_manifest import ensure_manifest; ensure_manifest()"
 	@touch $@
 
