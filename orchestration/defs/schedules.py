@@ -19,6 +19,13 @@ def _today(context: dg.ScheduleEvaluationContext) -> date:
     return context.scheduled_execution_time.date()
 
 
+def _due(today: date, milestone: str):
+    """The collection whose `milestone` (opens, deadline, publication) falls on `today`."""
+    from ingestion.calendar import load_calendar
+
+    return next((c for c in load_calendar().values() if getattr(c, milestone) == today), None)
+
+
 @dg.schedule(
     job=open_collection_job,
     cron_schedule="0 6 * * *",
@@ -26,17 +33,15 @@ def _today(context: dg.ScheduleEvaluationContext) -> date:
     description="On the day a collection opens (calendar), write the templates into outbox/<year>/.",
 )
 def open_collection_schedule(context: dg.ScheduleEvaluationContext):
-    from ingestion.calendar import load_calendar
-
     today = _today(context)
-    for collection in load_calendar().values():
-        if collection.opens == today:
-            return dg.RunRequest(
-                run_key=f"open-{collection.year}",
-                run_config=_year_config("collection__templates", collection.year),
-                tags={"collection_year": str(collection.year)},
-            )
-    return dg.SkipReason(f"no collection opens on {today}")
+    collection = _due(today, "opens")
+    if collection is None:
+        return dg.SkipReason(f"no collection opens on {today}")
+    return dg.RunRequest(
+        run_key=f"open-{collection.year}",
+        run_config=_year_config("collection__templates", collection.year),
+        tags={"collection_year": str(collection.year)},
+    )
 
 
 @dg.schedule(
@@ -69,16 +74,13 @@ def daily_collection_status_schedule(context: dg.ScheduleEvaluationContext):
     description="On a collection's publication date (calendar), run the annual cycle and publish.",
 )
 def publication_schedule(context: dg.ScheduleEvaluationContext):
-    from ingestion.calendar import load_calendar
-
     today = _today(context)
-    for collection in load_calendar().values():
-        if collection.publication == today:
-            return dg.RunRequest(
-                run_key=f"publish-{collection.year}",
-                tags={"collection_year": str(collection.year)},
-            )
-    return dg.SkipReason(f"no publication due on {today}")
+    collection = _due(today, "publication")
+    if collection is None:
+        return dg.SkipReason(f"no publication due on {today}")
+    return dg.RunRequest(
+        run_key=f"publish-{collection.year}", tags={"collection_year": str(collection.year)}
+    )
 
 
 all_schedules = [open_collection_schedule, daily_collection_status_schedule, publication_schedule]
