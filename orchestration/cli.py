@@ -120,7 +120,10 @@ def releases() -> None:
 
     home = configure_environment()
     current = current_release(home)
-    table = Table("release", "created at", "submissions", "rows", "current")
+    table = Table()
+    table.add_column("release", no_wrap=True)  # ids are copied into other commands: never cut
+    for name in ("created at", "submissions", "rows", "current"):
+        table.add_column(name)
     for rel in list_releases(home):
         table.add_row(
             rel.release_id,

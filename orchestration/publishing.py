@@ -246,12 +246,15 @@ def build_release(
     release_id: str | None = None,
     *,
     drift: dict | None = None,
+    benchmark_report: bool = True,
 ) -> Release:
     """Copy the marts of the build warehouse into a new release and make it current.
 
     `checks` are the gate results recorded in the manifest and the quality report;
     `drift` (optional) is the benchmark drift against the previous release
     (`expectations.drift.drift_summary`), a warning that never blocks.
+    `benchmark_report=False` leaves out report.html (it needs the dimension marts, which a
+    hand-made test warehouse may not have); every release of the cycle has it.
     """
     from orchestration.benchmark_report import write_benchmark_report
     from orchestration.quality_report import render_quality_report
@@ -284,7 +287,8 @@ def build_release(
         }
         (staging / QUALITY_REPORT).write_text(render_quality_report(manifest), encoding="utf-8")
         # The benchmarking report is part of the release (hashed in the manifest's files).
-        write_benchmark_report(staging, manifest=manifest)
+        if benchmark_report:
+            write_benchmark_report(staging, manifest=manifest)
         manifest["files"] = {
             str(path.relative_to(staging)): _sha256(path)
             for path in sorted(staging.rglob("*"))

@@ -62,7 +62,7 @@ PASSED = [{"check": "marts/fct_notes:gx_fct_notes", "status": "SUCCEEDED", "bloc
 
 
 def test_csv_neutralises_formulas_and_keeps_numbers(home):
-    release = build_release(home, MARTS, PASSED)
+    release = build_release(home, MARTS, PASSED, benchmark_report=False)
     with (release.path / "csv" / "fct_notes.csv").open(newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
         header = next(reader)
@@ -87,7 +87,9 @@ def test_csv_neutralises_formulas_and_keeps_numbers(home):
 
 
 def test_manifest_records_what_was_published(home):
-    release = build_release(home, MARTS, PASSED, release_id="20240101T000000000000Z")
+    release = build_release(
+        home, MARTS, PASSED, benchmark_report=False, release_id="20240101T000000000000Z"
+    )
     manifest = json.loads((release.path / MANIFEST).read_text())
     assert manifest == release.manifest
     assert manifest["release_id"] == "20240101T000000000000Z"
@@ -132,17 +134,21 @@ def test_manifest_records_what_was_published(home):
 
 
 def test_verify_release_detects_a_tampered_file(home):
-    release = build_release(home, MARTS, PASSED)
+    release = build_release(home, MARTS, PASSED, benchmark_report=False)
     csv_path = release.path / "csv" / "fct_notes.csv"
     csv_path.write_text(csv_path.read_text() + "XX,2023,1,1,x\n")
     assert verify_release(release) == ["csv/fct_notes.csv: sha256 differs from the manifest"]
 
 
 def test_releases_are_immutable_and_current_moves(home):
-    first = build_release(home, MARTS, PASSED, release_id="20240101T000000000000Z")
+    first = build_release(
+        home, MARTS, PASSED, benchmark_report=False, release_id="20240101T000000000000Z"
+    )
     with pytest.raises(FileExistsError):
-        build_release(home, MARTS, PASSED, release_id=first.release_id)
-    second = build_release(home, MARTS, PASSED, release_id="20240102T000000000000Z")
+        build_release(home, MARTS, PASSED, benchmark_report=False, release_id=first.release_id)
+    second = build_release(
+        home, MARTS, PASSED, benchmark_report=False, release_id="20240102T000000000000Z"
+    )
     assert second.manifest["previous_release"] == first.release_id
     assert [r.release_id for r in list_releases(home)] == [first.release_id, second.release_id]
     assert current_release(home).release_id == second.release_id
@@ -157,7 +163,7 @@ def test_releases_are_immutable_and_current_moves(home):
 
 
 def test_next_publish_removes_leftovers_of_a_killed_one(home):
-    first = build_release(home, MARTS, PASSED)
+    first = build_release(home, MARTS, PASSED, benchmark_report=False)
     incoming = home.releases / ".incoming-20240101T000000000000Z"
     (incoming / "parquet").mkdir(parents=True)
     (incoming / "mhbench.duckdb").write_bytes(b"half")
@@ -168,14 +174,14 @@ def test_next_publish_removes_leftovers_of_a_killed_one(home):
     no_manifest.mkdir()
     assert [r.release_id for r in list_releases(home)] == [first.release_id]
 
-    second = build_release(home, MARTS, PASSED)
+    second = build_release(home, MARTS, PASSED, benchmark_report=False)
     assert not incoming.exists() and not stale_link.is_symlink()
     assert current_release(home).release_id == second.release_id
     assert [r.release_id for r in list_releases(home)] == [first.release_id, second.release_id]
 
 
 def test_drift_summary_lists_medians_that_moved(home):
-    first = build_release(home, MARTS, PASSED)
+    first = build_release(home, MARTS, PASSED, benchmark_report=False)
     with duckdb.connect(str(home.warehouse)) as con:
         con.execute("update marts.mart_benchmark set median = 16 where indicator_code = 'IND_A'")
         con.execute("update marts.mart_benchmark set median = 140 where indicator_code = 'IND_B'")
@@ -194,7 +200,7 @@ def test_drift_summary_lists_medians_that_moved(home):
             "abs_pct_change": 60.0,
         }
     ]
-    second = build_release(home, MARTS, PASSED, drift=summary)
+    second = build_release(home, MARTS, PASSED, drift=summary, benchmark_report=False)
     assert second.manifest["drift"]["drifting"][0]["indicator_code"] == "IND_A"
     assert "IND_A" in (second.path / QUALITY_REPORT).read_text()
     assert drift_summary(None, None, home.warehouse)["drifting"] == []
@@ -225,7 +231,7 @@ def test_quality_report_lists_suite_expectations_and_failures(home):
             ],
         },
     ]
-    release = build_release(home, MARTS, checks)
+    release = build_release(home, MARTS, checks, benchmark_report=False)
     html = (release.path / QUALITY_REPORT).read_text()
     assert "expect_compound_columns_to_be_unique" in html  # from the mart_benchmark suite
     assert "saw [-1.0]" in html and 'class="fail">failed' in html

@@ -31,7 +31,13 @@ def two_releases(tmp_path) -> Home:
             "('JE', 2023, 'BEDS', null, true)) "
             "t(participant_code, collection_year, indicator_code, value, suppressed)"
         )
-    build_release(home, ["fct_indicator_values"], [], release_id="20240101T000000000000Z")
+    build_release(
+        home,
+        ["fct_indicator_values"],
+        [],
+        benchmark_report=False,
+        release_id="20240101T000000000000Z",
+    )
     with duckdb.connect(str(home.warehouse)) as con:
         con.execute(
             "update marts.fct_indicator_values set value = 12.5 "
@@ -47,7 +53,13 @@ def two_releases(tmp_path) -> Home:
         con.execute(
             "insert into marts.fct_indicator_values values ('IS', 2023, 'BEDS', 3.0, false)"
         )
-    build_release(home, ["fct_indicator_values"], [], release_id="20240102T000000000000Z")
+    build_release(
+        home,
+        ["fct_indicator_values"],
+        [],
+        benchmark_report=False,
+        release_id="20240102T000000000000Z",
+    )
     return home
 
 
