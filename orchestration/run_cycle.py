@@ -50,15 +50,18 @@ def _watch_progress(
         transient=True,
     ) as progress:
         task = progress.add_task("annual cycle", total=total_steps)
+        cursor, started = None, None
         while not stop.wait(0.5):
-            started = None
-            for record in instance.all_logs(run_id):
-                event = record.dagster_event
-                if event is None or event.step_key is None:
-                    continue
+            # only the step events, and only those after the cursor: the log of a dbt step is long
+            connection = instance.get_records_for_run(
+                run_id, cursor=cursor, of_type={DagsterEventType.STEP_START, *done_types}
+            )
+            cursor = connection.cursor
+            for record in connection.records:
+                event = record.event_log_entry.dagster_event
                 if event.event_type in done_types:
                     seen.add(event.step_key)
-                elif event.event_type == DagsterEventType.STEP_START:
+                else:
                     started = event.step_key
             progress.update(task, completed=len(seen), description=f"running {started or '...'}")
 
