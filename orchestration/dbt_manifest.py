@@ -8,6 +8,7 @@ so a fresh clone works and an unchanged project loads fast.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,30 @@ def ensure_manifest() -> Path:
             )
         MANIFEST_PATH.touch()
     return MANIFEST_PATH
+
+
+def generate_docs(target: Path) -> Path:
+    """`dbt docs generate --static` into `target`; returns the self-contained index page.
+
+    The project's partial-parse state is copied in first (as dagster-dbt does for its runs),
+    so only the catalog is new work. It reads the warehouse: call it inside the warehouse pool.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    partial = MANIFEST_PATH.parent / "partial_parse.msgpack"
+    if partial.exists():
+        shutil.copyfile(partial, target / partial.name)
+    env = dbt_env()
+    env["DBT_TARGET_PATH"] = str(target)
+    completed = subprocess.run(
+        [dbt_executable(), "docs", "generate", "--static", "--project-dir", str(DBT_PROJECT_DIR)],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    page = target / "static_index.html"
+    if completed.returncode != 0 or not page.exists():
+        raise RuntimeError(
+            "dbt docs generate failed:\n" + (completed.stdout + completed.stderr).strip()[-4000:]
+        )
+    return page

@@ -247,6 +247,7 @@ def build_release(
     *,
     drift: dict | None = None,
     benchmark_report: bool = True,
+    dbt_docs: Path | None = None,
 ) -> Release:
     """Copy the marts of the build warehouse into a new release and make it current.
 
@@ -255,6 +256,8 @@ def build_release(
     (`expectations.drift.drift_summary`), a warning that never blocks.
     `benchmark_report=False` leaves out report.html (it needs the dimension marts, which a
     hand-made test warehouse may not have); every release of the cycle has it.
+    `dbt_docs` is a static dbt docs page (`dbt docs generate --static`), shipped as
+    docs/dbt/index.html.
     """
     from orchestration.benchmark_report import write_benchmark_report
     from orchestration.quality_report import render_quality_report
@@ -289,6 +292,9 @@ def build_release(
         # The benchmarking report is part of the release (hashed in the manifest's files).
         if benchmark_report:
             write_benchmark_report(staging, manifest=manifest)
+        if dbt_docs is not None:
+            (staging / "docs" / "dbt").mkdir(parents=True)
+            shutil.copyfile(dbt_docs, staging / "docs" / "dbt" / "index.html")
         manifest["files"] = {
             str(path.relative_to(staging)): _sha256(path)
             for path in sorted(staging.rglob("*"))

@@ -8,6 +8,9 @@ skipped suite can never be bypassed by materializing the release alone. The prev
 release then stays current.
 """
 
+import tempfile
+from pathlib import Path
+
 import dagster as dg
 
 from orchestration.defs.drift import DRIFT_CHECK_KEY
@@ -78,6 +81,7 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
 
     from expectations.drift import drift_summary
     from ingestion.registry import mark_published
+    from orchestration.dbt_manifest import generate_docs
     from orchestration.publishing import QUALITY_REPORT, build_release, current_release
 
     checks = gate_results(context.instance, run_id=context.run.run_id)
@@ -95,7 +99,9 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
         previous.database if previous else None,
         paths.warehouse,
     )
-    published = build_release(paths, list(PUBLISHED_MARTS), checks, drift=drift)
+    with tempfile.TemporaryDirectory(prefix="mhbench-dbt-docs-") as docs_target:
+        docs = generate_docs(Path(docs_target))
+        published = build_release(paths, list(PUBLISHED_MARTS), checks, drift=drift, dbt_docs=docs)
     with duckdb.connect(str(paths.warehouse)) as con:
         mark_published(
             con,
@@ -117,6 +123,7 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
             "manifest": dg.MetadataValue.path(str(published.path / "manifest.json")),
             "quality_report": dg.MetadataValue.path(str(published.path / QUALITY_REPORT)),
             "benchmarking_report": dg.MetadataValue.path(str(published.path / "report.html")),
+            "dbt_docs": dg.MetadataValue.path(str(published.path / "docs" / "dbt" / "index.html")),
             "submissions": len(published.manifest["submissions"]),
             "drifting_medians": len(drift["drifting"]),
             "row_counts": dg.MetadataValue.md(

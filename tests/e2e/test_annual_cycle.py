@@ -164,6 +164,10 @@ def test_release_layout_and_manifest(cycle):
     manifest = json.loads((current / "manifest.json").read_text())
     assert manifest["release_id"] == current.resolve().name
     marts = manifest["marts"]
+    docs = (current / "docs" / "dbt" / "index.html").read_text()
+    assert "fct_indicator_values" in docs and "mart_benchmark" in docs
+    assert "docs/dbt/index.html" in manifest["files"]
+    assert "<h" in (current / "report.html").read_text()
     for mart in marts:
         assert (current / "parquet" / f"{mart}.parquet").exists()
         assert (current / "csv" / f"{mart}.csv").exists()
