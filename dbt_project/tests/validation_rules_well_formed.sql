@@ -1,3 +1,5 @@
+{#- Attributed to the rules seed, so Dagster shows it as a check on reference/validation_rules. -#}
+{{ config(meta={"dagster": {"ref": {"name": "validation_rules"}}}) }}
 -- Every content validation rule (seeds/validation_rules.csv) is well formed: one row per
 -- problem, with the rule and what is wrong, so a domain expert's typo fails the build early.
 with rules as (
