@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from ingestion.check import check_return
 from ingestion.csv_reader import read_csv
-from ingestion.dictionary import Dictionary, load_dictionary
+from ingestion.dictionary import Dictionary
 from ingestion.records import ReturnValue
 from ingestion.template import template_about, write_return_workbook
 from ingestion.xlsx_reader import (
@@ -28,34 +28,7 @@ from ingestion.xlsx_reader import (
     read_xlsx,
 )
 
-ITEMS = (
-    "item_code,section,item_name,unit,age_band,is_person_count,mandatory,"
-    "lower_bound,upper_bound,definition\n"
-    "BEDS_TOTAL,beds,Psychiatric beds,beds,all,false,true,0,,Beds at year end\n"
-    "ADM_TOTAL,activity,Admissions,count,all,true,true,0,,Admissions in the year\n"
-    "SPEND_TOTAL,spend,Spend,currency,all,false,false,0,,Spend in the year\n"
-    "STAFF_WTE,staff,Staff,WTE,all,false,false,0,,Staff at year end\n"
-)
-PARTICIPANTS = (
-    "participant_code,participant_name,currency,fiscal_year_start_month,peer_group\n"
-    "SE,Sweden,SEK,1,nordic\n"
-    "GB-ENG,England,GBP,4,uk\n"
-)
 ENGINES = ("calamine", "openpyxl")
-
-
-@pytest.fixture(scope="module")
-def dictionary(tmp_path_factory: pytest.TempPathFactory) -> Dictionary:
-    seeds = tmp_path_factory.mktemp("seeds")
-    (seeds / "data_items.csv").write_text(ITEMS)
-    (seeds / "participants.csv").write_text(PARTICIPANTS)
-    (seeds / "indicators.csv").write_text(
-        "indicator_code,section,indicator_name,numerator_item,denominator_item,"
-        "denominator_population_band,multiplier,unit_label,higher_is_better,uses_ppp,definition\n"
-    )
-    (seeds / "population.csv").write_text("participant_code,year,age_band,population\n")
-    (seeds / "ppp.csv").write_text("participant_code,year,ppp_per_usd\n")
-    return load_dictionary(seeds)
 
 
 def _text(cell: openpyxl.cell.Cell, value: str) -> None:
