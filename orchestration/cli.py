@@ -24,6 +24,17 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _release_folder(home, ref: str | None, hint: str = "see `mhbench releases`") -> Path:
+    """The folder of a release (an id, `current` or `previous`), or a clear error and exit 2."""
+    from orchestration.publishing import resolve_release
+
+    try:
+        return resolve_release(home, ref or "current").path
+    except LookupError as exc:
+        err_console.print(f"[red]{exc}.[/] Run `mhbench run` first, or {hint}.")
+        raise typer.Exit(2) from exc
+
+
 @app.command()
 def sample(
     seed: Annotated[
@@ -149,14 +160,10 @@ def query(
     import duckdb
 
     from orchestration.instance import configure_environment
-    from orchestration.publishing import RELEASE_DB, resolve_release
+    from orchestration.publishing import RELEASE_DB
 
     home = configure_environment()
-    try:
-        database = resolve_release(home, release or "current").path / RELEASE_DB
-    except LookupError as exc:
-        err_console.print(f"[red]{exc}.[/] Run `mhbench run` first, or see `mhbench releases`.")
-        raise typer.Exit(2) from exc
+    database = _release_folder(home, release) / RELEASE_DB
     with duckdb.connect(str(database), read_only=True) as con:
         try:
             cursor = con.execute(sql)
@@ -200,14 +207,9 @@ def report(
 
     from orchestration.benchmark_report import ReportError, write_benchmark_report
     from orchestration.instance import configure_environment
-    from orchestration.publishing import resolve_release
 
     home = configure_environment()
-    try:
-        folder = resolve_release(home, release or "current").path
-    except LookupError as exc:
-        err_console.print(f"[red]{exc}.[/] Run `mhbench run` first, or see `mhbench releases`.")
-        raise typer.Exit(2) from exc
+    folder = _release_folder(home, release)
     started = time.perf_counter()
     try:
         with console.status("Drawing the charts"):
@@ -236,19 +238,17 @@ def findings(
 
     from orchestration.findings import FORMATS, findings_rows, render
     from orchestration.instance import configure_environment
-    from orchestration.publishing import RELEASE_DB, resolve_release
+    from orchestration.publishing import RELEASE_DB
 
     if fmt not in FORMATS:
         err_console.print(f"[red]Unknown format {fmt!r}.[/] Use one of: {', '.join(FORMATS)}")
         raise typer.Exit(2)
     home = configure_environment()
-    try:
-        database = (
-            home.warehouse if warehouse else resolve_release(home, "current").path / RELEASE_DB
-        )
-    except LookupError as exc:
-        err_console.print(f"[red]{exc}.[/] Run `mhbench run` first, or use --warehouse.")
-        raise typer.Exit(2) from exc
+    database = (
+        home.warehouse
+        if warehouse
+        else _release_folder(home, None, hint="use --warehouse") / RELEASE_DB
+    )
     with duckdb.connect(str(database), read_only=True) as con:
         rows = findings_rows(con, year, participant.strip().upper() if participant else None)
     out = render(rows, fmt)
