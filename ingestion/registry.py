@@ -20,13 +20,15 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ingestion.calendar import load_calendar
 from ingestion.home import Home
+from ingestion.partitions import ReturnPartition, partition_for, partition_of_parsed
 from ingestion.records import Issue, ParsedReturn
 from ingestion.report import write_report
 
@@ -494,6 +496,7 @@ def ingest_inbox(
     on_file: Callable[[Path, Submission], None] | None = None,
     *,
     check: Callable[..., ParsedReturn] | None = None,
+    partitions: Container[ReturnPartition] | None = None,
 ) -> list[Submission]:
     """Register every file in the inbox; return one Submission per file (is_new tells).
 
@@ -501,20 +504,35 @@ def ingest_inbox(
     year folder are checked without an expected year and carry a `misplaced_file`
     warning. `received_at` is the file's modification time (when it landed in the
     inbox). `check` defaults to `ingestion.check.check_return`.
+
+    With `partitions`, only the files of those partitions (collection year ×
+    participant, see ingestion/partitions.py) are registered and returned; the others
+    stay in the inbox untouched for the run of their own partition.
     """
     if check is None:
         from ingestion.check import check_return as check
     ensure_schema(con)
+    calendar = load_calendar() if partitions is not None else None
     submissions: list[Submission] = []
     for path, year in inbox_files(home):
         sha256 = file_sha256(path)
         submission = get_submission(con, home, submission_id_for(sha256))
         if submission is None or submission.file_sha256 != sha256:
             parsed = check(path, expected_year=year, dictionary=dictionary)
+            if partitions is not None:
+                partition = partition_of_parsed(parsed, year, calendar=calendar)
+                if partition not in partitions:
+                    continue
             if year is None:
                 parsed.issues.append(_misplaced_issue(home, path))
             received_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
             submission = register(con, home, path, parsed, inbox_year=year, received_at=received_at)
+        elif partitions is not None:
+            partition = partition_for(
+                submission.participant_code, year, submission.collection_year, calendar=calendar
+            )
+            if partition not in partitions:
+                continue
         submissions.append(submission)
         if on_file is not None:
             on_file(path, submission)

@@ -6,7 +6,7 @@ from orchestration.defs.collection import collection_status, collection_template
 from orchestration.defs.dbt import dbt_resource, mhbench_dbt_assets
 from orchestration.defs.drift import benchmark_drift_check
 from orchestration.defs.findings import findings_assets, findings_checks
-from orchestration.defs.ingestion import ingest_inbox
+from orchestration.defs.ingestion import ingest_returns
 from orchestration.defs.jobs import all_jobs
 from orchestration.defs.publish import release
 from orchestration.defs.quality import gate_checks
@@ -16,7 +16,7 @@ from orchestration.defs.sensors import all_sensors
 
 defs = dg.Definitions(
     assets=[
-        ingest_inbox,
+        ingest_returns,
         mhbench_dbt_assets,
         *findings_assets,
         release,

@@ -134,7 +134,7 @@ class Charts:
         fig, ax = self._position = self._axes(
             self._position, (4.4, height), (0.29, 0.42 / height, 0.67, axes_height)
         )
-        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_ylim(max(len(rows), 1) - 0.5, -0.5)  # no rows: an empty, non-degenerate axis
         top = max([b.value for b in shown] + [v for v in (median, p25, p75) if v is not None] + [0])
         ax.set_xlim(0, top * 1.05 if top > 0 else 1)
         # Bars as thick line segments: one artist for all of them (and a small SVG).

@@ -20,7 +20,7 @@ QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}
 
 @dataclass
 class CycleOutcome:
-    run_id: str
+    run_id: str | None  # None: nothing to run
     success: bool
     checks: list[dict] = field(default_factory=list)
     release_path: Path | None = None
@@ -83,9 +83,24 @@ def run_annual_cycle(home: Home, console: Console) -> CycleOutcome:
     with console.status("Preparing the dbt manifest and loading the Dagster definitions"):
         ensure_manifest()
         from orchestration.definitions import defs
+        from orchestration.defs.partitions import add_inbox_participants, every_partition_tags
 
         job = defs.resolve_job_def(ANNUAL_CYCLE)
     instance = DagsterInstance.get()
+    with console.status("Finding the partition (year × participant) of every file in the inbox"):
+        new_participants = add_inbox_participants(instance, home)
+    if new_participants:
+        console.print(f"New participant partitions: {', '.join(new_participants)}")
+    partitions = every_partition_tags(instance)
+    if partitions is None:
+        return CycleOutcome(
+            None,
+            False,
+            failure=(
+                f"No returns: the inbox ({home.inbox}) is empty and no return was ever received. "
+                "Put returns in inbox/<year>/ (or run `mhbench sample`) first."
+            ),
+        )
     run_id = make_new_run_id()
     # great_expectations takes seconds to import; do it while ingestion and the dbt subprocess
     # run, so the first gate check does not wait for it.
@@ -104,7 +119,11 @@ def run_annual_cycle(home: Home, console: Console) -> CycleOutcome:
     try:
         with log_path.open("w") as log, contextlib.redirect_stdout(log):
             result = job.execute_in_process(
-                run_config=QUIET_RUN_CONFIG, instance=instance, run_id=run_id, raise_on_error=False
+                run_config=QUIET_RUN_CONFIG,
+                instance=instance,
+                run_id=run_id,
+                raise_on_error=False,
+                tags=partitions,
             )
     finally:
         stop.set()
@@ -140,6 +159,10 @@ def run_annual_cycle(home: Home, console: Console) -> CycleOutcome:
 
 def print_summary(home: Home, outcome: CycleOutcome, console: Console) -> None:
     import duckdb
+
+    if outcome.run_id is None:
+        console.print(f"[red]Nothing to run[/]: {outcome.failure}")
+        return
 
     console.rule("Submissions")
     try:

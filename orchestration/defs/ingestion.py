@@ -1,13 +1,16 @@
 """Ingestion: every file in the inbox becomes a registered submission.
 
-New files are parsed, structurally validated, archived by sha256 and registered as
-accepted or rejected (ingestion/registry.py); files already registered are skipped
-by hash, so re-running is idempotent. A bad file is a rejected submission and a
-failed (warning) check with the path of its report, never a crashed run.
+The raw tables are partitioned by collection year × participant (partitions.py); a run
+ingests the inbox files of its partitions (one partition when the inbox sensor starts it,
+all of them in the annual cycle). New files are parsed, structurally validated, archived
+by sha256 and registered as accepted or rejected (ingestion/registry.py); files already
+registered are skipped by hash, so re-running is idempotent. A bad file is a rejected
+submission and a failed (warning) check with the path of its report, never a crashed run.
 """
 
 import dagster as dg
 
+from orchestration.defs.partitions import RETURN_PARTITIONS
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
 from orchestration.markdown import markdown_table
 
@@ -20,13 +23,14 @@ _OWNERS = ["team:data-engineering"]
 
 
 @dg.multi_asset(
-    name="ingest_inbox",
+    name="ingest_returns",
     specs=[
         dg.AssetSpec(
             SUBMISSIONS,
             group_name="ingestion",
             kinds=_KINDS,
             owners=_OWNERS,
+            partitions_def=RETURN_PARTITIONS,
             description="Every file received (accepted or rejected), keyed by sha256, with issues.",
         ),
         dg.AssetSpec(
@@ -34,6 +38,7 @@ _OWNERS = ["team:data-engineering"]
             group_name="ingestion",
             kinds=_KINDS,
             owners=_OWNERS,
+            partitions_def=RETURN_PARTITIONS,
             description="Values of accepted submissions with their place in the file.",
         ),
         dg.AssetSpec(
@@ -41,6 +46,7 @@ _OWNERS = ["team:data-engineering"]
             group_name="ingestion",
             kinds=_KINDS,
             owners=_OWNERS,
+            partitions_def=RETURN_PARTITIONS,
             description="Status history: received, accepted, rejected, superseded, published.",
         ),
     ],
@@ -52,13 +58,22 @@ _OWNERS = ["team:data-engineering"]
         )
     ],
     pool=DUCKDB_WRITER_POOL,
+    # a backfill of many partitions is one run: one pass over the inbox, one dbt build after
+    backfill_policy=dg.BackfillPolicy.single_run(),
 )
-def ingest_inbox(context: dg.AssetExecutionContext, home: HomeResource):
+def ingest_returns(context: dg.AssetExecutionContext, home: HomeResource):
     import duckdb
 
+    from ingestion.partitions import ReturnPartition
     from ingestion.registry import ingest_inbox as ingest
 
     paths = home.home
+    partitions = {ReturnPartition.from_key(key) for key in context.partition_keys}
+    context.log.info(
+        f"ingesting the inbox files of {len(partitions)} partition(s): "
+        + ", ".join(p.key for p in sorted(partitions)[:20])
+        + (" ..." if len(partitions) > 20 else "")
+    )
 
     def log_file(path, submission) -> None:
         context.log.info(
@@ -67,12 +82,20 @@ def ingest_inbox(context: dg.AssetExecutionContext, home: HomeResource):
         )
 
     with duckdb.connect(str(paths.warehouse)) as con:
-        submissions = ingest(con, paths, on_file=log_file)
+        submissions = ingest(con, paths, on_file=log_file, partitions=partitions)
+        ids = [s.submission_id for s in submissions]
         totals = con.execute(
-            "select status, count(*) from raw.submissions group by status order by status"
+            "select status, count(*) from raw.submissions where list_contains(?, submission_id) "
+            "group by status order by status",
+            [ids],
         ).fetchall()
-        n_values = con.execute("select count(*) from raw.return_values").fetchone()[0]
-        n_events = con.execute("select count(*) from raw.submission_events").fetchone()[0]
+        n_values = con.execute(
+            "select count(*) from raw.return_values where list_contains(?, submission_id)", [ids]
+        ).fetchone()[0]
+        n_events = con.execute(
+            "select count(*) from raw.submission_events where list_contains(?, submission_id)",
+            [ids],
+        ).fetchone()[0]
 
     new = [s for s in submissions if s.is_new]
     rejected = [s for s in new if s.status == "rejected"]
@@ -90,9 +113,11 @@ def ingest_inbox(context: dg.AssetExecutionContext, home: HomeResource):
     yield dg.MaterializeResult(
         asset_key=SUBMISSIONS,
         metadata={
+            "partitions": len(partitions),
+            "files": len(submissions),
             "new_files": len(new),
             "new_rejected": len(rejected),
-            **{f"total_{status}": count for status, count in totals},
+            **{f"files_{status}": count for status, count in totals},
             "new_submissions": dg.MetadataValue.md(markdown_table(rows, limit=50)),
         },
     )

@@ -9,6 +9,7 @@ from datetime import date
 import dagster as dg
 
 from orchestration.defs.jobs import annual_cycle_job, collection_status_job, open_collection_job
+from orchestration.defs.resources import HomeResource
 
 
 def _year_config(op: str, year: int) -> dict:
@@ -71,15 +72,26 @@ def daily_collection_status_schedule(context: dg.ScheduleEvaluationContext):
     job=annual_cycle_job,
     cron_schedule="0 5 * * *",
     execution_timezone="UTC",
-    description="On a collection's publication date (calendar), run the annual cycle and publish.",
+    description=(
+        "On a collection's publication date (calendar), run the annual cycle over every "
+        "partition (one run) and publish."
+    ),
 )
-def publication_schedule(context: dg.ScheduleEvaluationContext):
+def publication_schedule(context: dg.ScheduleEvaluationContext, home: HomeResource):
+    from orchestration.defs.partitions import add_inbox_participants, every_partition_tags
+
     today = _today(context)
     collection = _due(today, "publication")
     if collection is None:
         return dg.SkipReason(f"no publication due on {today}")
+    # files that arrived while the inbox sensor was off still get their partition
+    add_inbox_participants(context.instance, home.home)
+    partitions = every_partition_tags(context.instance)
+    if partitions is None:
+        return dg.SkipReason(f"no returns received: nothing to publish for {collection.year}")
     return dg.RunRequest(
-        run_key=f"publish-{collection.year}", tags={"collection_year": str(collection.year)}
+        run_key=f"publish-{collection.year}",
+        tags={"collection_year": str(collection.year), **partitions},
     )
 
 

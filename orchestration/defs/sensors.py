@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from orchestration.defs.jobs import refresh_returns_job
+from orchestration.defs.partitions import PARTICIPANTS
 from orchestration.defs.resources import HomeResource
 
 
@@ -26,32 +27,51 @@ def _known_hashes(warehouse) -> set[str] | None:
     job=refresh_returns_job,
     minimum_interval_seconds=30,
     description=(
-        "A run per new or changed file in inbox/<year>/ (run key = the file's sha256, so the same "
-        "bytes never start two runs): ingest, rebuild the marts, run the checks."
+        "A run per new or changed file in inbox/<year>/ for its partition <year>|<participant> "
+        "(run key = the file's sha256, so the same bytes never start two runs): ingest, rebuild "
+        "the marts, run the checks. A participant's first return adds its partition."
     ),
 )
 def inbox_sensor(context: dg.SensorEvaluationContext, home: HomeResource):
+    from ingestion.calendar import load_calendar
+    from ingestion.partitions import partition_of_file
     from ingestion.registry import file_sha256, inbox_files
 
     paths = home.home
-    # cursor: path -> [mtime, size, sha256], so unchanged files are not hashed again
+    # cursor: path -> [mtime, size, sha256, partition key], so unchanged files are not read again
     seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
     known = _known_hashes(paths.warehouse)
     if known is None:
         return dg.SkipReason("the warehouse is busy (a run is writing); will look again")
-    requests, current = [], {}
-    for path, _year in inbox_files(paths):
+    calendar = load_calendar()
+    participants = set(context.instance.get_dynamic_partitions(PARTICIPANTS.name))
+    requests, current, new_participants = [], {}, set()
+    for path, year in inbox_files(paths):
         stat = path.stat()
         key = str(path.relative_to(paths.inbox))
         previous = seen.get(key)
-        if previous and previous[0] == stat.st_mtime and previous[1] == stat.st_size:
-            sha = previous[2]
+        if previous and len(previous) == 4 and previous[:2] == [stat.st_mtime, stat.st_size]:
+            sha, partition = previous[2], previous[3]
         else:
-            sha = file_sha256(path)
-        current[key] = [stat.st_mtime, stat.st_size, sha]
-        if sha not in known:
-            requests.append(dg.RunRequest(run_key=sha, tags={"inbox_file": key[:200]}))
-    return dg.SensorResult(run_requests=requests, cursor=json.dumps(current))
+            sha, partition = file_sha256(path), None
+        if sha not in known and partition is None:  # read the file only when it is new
+            partition = partition_of_file(path, year, calendar=calendar).key
+        current[key] = [stat.st_mtime, stat.st_size, sha, partition]
+        if sha in known:
+            continue
+        participant = partition.split("|")[1]
+        if participant not in participants:
+            new_participants.add(participant)
+        requests.append(
+            dg.RunRequest(run_key=sha, partition_key=partition, tags={"inbox_file": key[:200]})
+        )
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=(
+            [PARTICIPANTS.build_add_request(sorted(new_participants))] if new_participants else []
+        ),
+        cursor=json.dumps(current),
+    )
 
 
 @dg.run_failure_sensor(

@@ -56,6 +56,7 @@ CONTENTS = """
     jobs { name } schedules { name } sensors { name } } } }
   assetNodes {
     assetKey { path } groupName isMaterializable
+    partitionDefinition { type dimensionTypes { name type dynamicPartitionsDefinitionName } }
     assetChecksOrError { __typename ... on AssetChecks { checks { name } } }
   }
 }
@@ -228,6 +229,19 @@ def test_graphql_lists_everything_defined(webserver, expected):
     assert schedules == expected["schedules"]
     assert sensors == expected["sensors"]
     assert webserver.seconds_to_load < START_TIMEOUT
+
+
+def test_ingestion_is_partitioned_by_year_and_participant(webserver):
+    nodes = {"/".join(a["assetKey"]["path"]): a for a in webserver.graphql(CONTENTS)["assetNodes"]}
+    for key in ("raw/submissions", "raw/return_values", "raw/submission_events"):
+        partitions = nodes[key]["partitionDefinition"]
+        assert partitions["type"] == "MULTIPARTITIONED", key
+        dimensions = {d["name"]: d for d in partitions["dimensionTypes"]}
+        assert dimensions["collection_year"]["type"] == "STATIC"
+        assert dimensions["participant"]["type"] == "DYNAMIC"
+        assert dimensions["participant"]["dynamicPartitionsDefinitionName"] == "participants"
+    # the marts are built from every partition: not partitioned themselves
+    assert nodes["marts/mart_benchmark"]["partitionDefinition"] is None
 
 
 def _node_texts(page) -> list[str]:

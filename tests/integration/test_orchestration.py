@@ -9,11 +9,12 @@ import duckdb
 import pytest
 
 from ingestion.home import Home
-from ingestion.registry import file_sha256
+from ingestion.registry import file_sha256, ingest_inbox
 from ingestion.sample import generate_sample
 from orchestration.definitions import defs
 from orchestration.defs.collection import collection_status, collection_templates
-from orchestration.defs.ingestion import ingest_inbox
+from orchestration.defs.ingestion import ingest_returns
+from orchestration.defs.partitions import PARTICIPANTS, add_inbox_participants
 from orchestration.defs.resources import HomeResource
 from orchestration.defs.schedules import open_collection_schedule, publication_schedule
 from orchestration.defs.sensors import inbox_sensor
@@ -38,38 +39,123 @@ def test_asset_graph_has_one_group_per_layer():
     assert any(name.startswith("not_null") for name in check_names), "dbt tests load as checks"
 
 
-def test_ingest_asset_registers_every_file_and_flags_rejections(home):
-    summary = generate_sample(home, participants=["NL", "JE"], years=range(2022, 2024))
-    result = dg.materialize([ingest_inbox], resources={"home": HomeResource(root=str(home.root))})
-    assert result.success
-    check = result.get_asset_check_evaluations()[0]
-    assert check.check_name == "new_files_accepted" and not check.passed
-    assert check.metadata["rejected"].value == 1
+def _materialize_partition(home: Home, instance: dg.DagsterInstance, key: str):
+    return dg.materialize(
+        [ingest_returns],
+        resources={"home": HomeResource(root=str(home.root))},
+        instance=instance,
+        partition_key=key,
+    )
+
+
+def _statuses(home: Home) -> dict[str, str]:
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
-        statuses = dict(
-            con.execute("select original_filename, status from raw.submissions").fetchall()
-        )
-    assert len(statuses) == len(summary.files) == 4
+        return dict(con.execute("select original_filename, status from raw.submissions").fetchall())
+
+
+def test_ingest_asset_registers_the_files_of_its_partition_and_flags_rejections(home):
+    summary = generate_sample(home, participants=["NL", "JE"], years=range(2022, 2024))
     [structural] = [b for b in summary.bad if b.kind == "structural"]
-    assert statuses.pop(structural.path.name) == "rejected"
-    assert set(statuses.values()) == {"accepted"}
-    # a second run finds nothing new: idempotent
-    again = dg.materialize([ingest_inbox], resources={"home": HomeResource(root=str(home.root))})
-    mat = again.asset_materializations_for_node("ingest_inbox")[0]
-    assert mat.metadata["new_files"].value == 0
+    bad_key = f"{structural.year}|{structural.participant_code}"
+    good = next(p for p in summary.files if p != structural.path)
+    good_key = f"{good.parent.name}|{good.stem.split('_')[0]}"
+    with dg.instance_for_test() as instance:
+        assert add_inbox_participants(instance, home) == ["JE", "NL"]
+
+        result = _materialize_partition(home, instance, bad_key)
+        assert result.success
+        check = result.get_asset_check_evaluations()[0]
+        assert check.check_name == "new_files_accepted" and not check.passed
+        assert check.metadata["rejected"].value == 1
+        assert str(home.reports) in check.metadata["reports"].value
+        # only the partition's file was read and registered; the rest waits in the inbox
+        assert _statuses(home) == {structural.path.name: "rejected"}
+        [mat] = [
+            m
+            for m in result.asset_materializations_for_node("ingest_returns")
+            if m.asset_key == dg.AssetKey(["raw", "submissions"])
+        ]
+        assert mat.partition == bad_key
+        assert mat.metadata["files_rejected"].value == 1
+
+        result = _materialize_partition(home, instance, good_key)
+        assert result.get_asset_check_evaluations()[0].passed
+        assert _statuses(home) == {structural.path.name: "rejected", good.name: "accepted"}
+
+        # the same partition again finds nothing new: idempotent
+        again = _materialize_partition(home, instance, good_key)
+        mats = again.asset_materializations_for_node("ingest_returns")
+        assert {m.metadata["new_files"].value for m in mats if "new_files" in m.metadata} == {0}
+        with duckdb.connect(str(home.warehouse), read_only=True) as con:
+            assert con.execute("select count(*) from raw.submissions").fetchone()[0] == 2
+        assert len(summary.files) == 4
 
 
-def test_inbox_sensor_requests_a_run_per_new_file_keyed_by_hash(home):
+def test_one_run_over_every_partition_ingests_the_whole_inbox(home):
+    from orchestration.defs.partitions import every_partition_tags
+
+    summary = generate_sample(home, participants=["SE", "NO"], years=range(2023, 2025))
+    with dg.instance_for_test() as instance:
+        add_inbox_participants(instance, home)
+        tags = every_partition_tags(instance)
+        assert tags == {
+            "dagster/asset_partition_range_start": "2019|NO",
+            "dagster/asset_partition_range_end": "2025|SE",
+        }
+        result = dg.materialize(
+            [ingest_returns],
+            instance=instance,
+            tags=tags,
+            resources={"home": HomeResource(root=str(home.root))},
+        )
+        assert result.success
+        partitions = {
+            m.partition
+            for m in result.asset_materializations_for_node("ingest_returns")
+            if m.asset_key == dg.AssetKey(["raw", "submissions"])
+        }
+        assert len(partitions) == 7 * 2 and {"2023|SE", "2024|NO"} <= partitions
+    assert set(_statuses(home)) == {p.name for p in summary.files}
+
+
+def test_inbox_sensor_requests_a_run_per_new_file_for_its_partition(home):
     generate_sample(home, participants=["SE"], years=range(2023, 2024), include_bad=False)
+    unreadable = home.inbox / "2024" / "scan.xlsx"
+    unreadable.parent.mkdir(parents=True, exist_ok=True)
+    unreadable.write_bytes(b"%PDF-1.4 not a workbook")
     resources = {"home": HomeResource(root=str(home.root))}
-    ctx = dg.build_sensor_context(resources=resources)
-    result = inbox_sensor(ctx)
-    [path] = list(home.inbox.rglob("*.*"))
-    assert [r.run_key for r in result.run_requests] == [file_sha256(path)]
-    # once registered, the same file starts nothing
-    dg.materialize([ingest_inbox], resources=resources)
-    again = inbox_sensor(dg.build_sensor_context(cursor=result.cursor, resources=resources))
-    assert again.run_requests == []
+    [path] = list((home.inbox / "2023").glob("*.*"))
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_sensor_context(resources=resources, instance=instance)
+        result = inbox_sensor(ctx)
+        requests = {r.run_key: r.partition_key for r in result.run_requests}
+        assert requests == {
+            file_sha256(path): "2023|SE",
+            file_sha256(unreadable): "2024|unidentified",
+        }
+        # the first return of a participant adds its partition
+        [added] = result.dynamic_partitions_requests
+        assert added.partitions_def_name == PARTICIPANTS.name
+        assert sorted(added.partition_keys) == ["SE", "unidentified"]
+        instance.add_dynamic_partitions(PARTICIPANTS.name, list(added.partition_keys))
+
+        # once registered, the same files start nothing and add nothing
+        for key in requests.values():
+            assert _materialize_partition(home, instance, key).success
+        assert _statuses(home) == {path.name: "accepted", "scan.xlsx": "rejected"}
+        again = inbox_sensor(
+            dg.build_sensor_context(cursor=result.cursor, resources=resources, instance=instance)
+        )
+        assert again.run_requests == [] and again.dynamic_partitions_requests == []
+
+        # a changed file (new bytes) is a new run for the same partition
+        path.write_bytes(path.read_bytes() + b"\0")
+        changed = inbox_sensor(
+            dg.build_sensor_context(cursor=result.cursor, resources=resources, instance=instance)
+        )
+        assert [(r.run_key, r.partition_key) for r in changed.run_requests] == [
+            (file_sha256(path), "2023|SE")
+        ]
 
 
 def test_schedules_follow_the_collection_calendar():
@@ -81,10 +167,31 @@ def test_schedules_follow_the_collection_calendar():
         dg.build_schedule_context(scheduled_execution_time=datetime(2025, 3, 2, 6))
     )
     assert isinstance(skip, dg.SkipReason)
-    publish = publication_schedule(
-        dg.build_schedule_context(scheduled_execution_time=datetime(2025, 10, 15, 5))
-    )
-    assert publish.run_key == "publish-2024"
+
+
+def test_publication_schedule_targets_every_partition_in_one_run(home):
+    resources = {"home": HomeResource(root=str(home.root))}
+    with dg.instance_for_test() as instance:
+        empty = publication_schedule(
+            dg.build_schedule_context(
+                instance=instance,
+                resources=resources,
+                scheduled_execution_time=datetime(2025, 10, 15, 5),
+            )
+        )
+        assert isinstance(empty, dg.SkipReason) and "no returns" in empty.skip_message
+        generate_sample(home, participants=["SE", "NL"], years=range(2024, 2025))
+        publish = publication_schedule(
+            dg.build_schedule_context(
+                instance=instance,
+                resources=resources,
+                scheduled_execution_time=datetime(2025, 10, 15, 5),
+            )
+        )
+        assert publish.run_key == "publish-2024"
+        assert publish.tags["dagster/asset_partition_range_start"] == "2019|NL"
+        assert publish.tags["dagster/asset_partition_range_end"] == "2025|SE"
+        assert instance.get_dynamic_partitions(PARTICIPANTS.name) == ["NL", "SE"]
 
 
 def test_templates_and_collection_status(home):
@@ -98,10 +205,16 @@ def test_templates_and_collection_status(home):
         }
     )
     generate_sample(home, participants=["SE", "NL"], years=range(2024, 2025), include_bad=False)
-    dg.materialize([ingest_inbox], resources=resources)
-    result = dg.materialize(
-        [collection_templates, collection_status], resources=resources, run_config=config
-    )
+    with duckdb.connect(str(home.warehouse)) as con:
+        ingest_inbox(con, home)
+    # its own instance: Dagster keeps a reference to the last test instance otherwise
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [collection_templates, collection_status],
+            resources=resources,
+            run_config=config,
+            instance=instance,
+        )
     assert result.success
     templates = sorted((home.outbox / "2024").glob("*.xlsx"))
     assert len(templates) == 12 and templates[0].name == "AU_2024_return.xlsx"
