@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from ingestion.home import Home
+from ingestion.partitions import ReturnPartition
 from ingestion.records import Issue, ParsedReturn, ReturnValue
 from ingestion.registry import (
     current_status,
@@ -379,3 +380,30 @@ def test_inbox_files_order_and_skips(home):
 
 def test_ingest_empty_or_missing_inbox(con, tmp_path):
     assert ingest_inbox(con, Home(tmp_path / "nowhere"), check=FakeCheck()) == []
+
+
+def test_ingest_inbox_only_the_selected_partitions(con, home):
+    write_file(home.inbox_year(2023) / "SE_2023.xlsx", b"sweden 2023")
+    write_file(home.inbox_year(2023) / "NO_2023.xlsx", b"norway 2023")
+    write_file(home.inbox_year(2022) / "SE_2022.xlsx", b"sweden 2022")
+    check = FakeCheck()
+
+    subs = ingest_inbox(con, home, check=check, partitions={ReturnPartition(2023, "SE")})
+    assert [s.original_filename for s in subs] == ["SE_2023.xlsx"]
+    # the other files were read to find their partition, but nothing of them is registered
+    assert table_count(con, "submissions") == 1
+
+    # registered files keep their partition without being read again
+    check.calls.clear()
+    subs = ingest_inbox(
+        con,
+        home,
+        check=check,
+        partitions={ReturnPartition(2023, "SE"), ReturnPartition(2022, "SE")},
+    )
+    assert [(s.original_filename, s.is_new) for s in subs] == [
+        ("SE_2022.xlsx", True),
+        ("SE_2023.xlsx", False),
+    ]
+    assert ("SE_2023.xlsx", 2023) not in check.calls
+    assert table_count(con, "submissions") == 2
