@@ -1,5 +1,8 @@
 {#- Attributed to the rules seed, so Dagster shows it as a check on reference/validation_rules. -#}
 {{ config(meta={"dagster": {"ref": {"name": "validation_rules"}}}) }}
+-- depends_on: {{ ref('validation_rules') }}
+{#- dagster-dbt builds a test's check from the children of its asset: the direct dependency on
+    the seed makes this test one of them (it otherwise reads the seed through ephemeral models). -#}
 -- Every content validation rule (seeds/validation_rules.csv) is well formed: one row per
 -- problem, with the rule and what is wrong, so a domain expert's typo fails the build early.
 with rules as (

@@ -37,6 +37,11 @@ def test_asset_graph_has_one_group_per_layer():
     check_names = {key.name for key in graph.asset_check_keys}
     assert {"gx_fct_indicator_values", "gx_mart_benchmark", "new_files_accepted"} <= check_names
     assert any(name.startswith("not_null") for name in check_names), "dbt tests load as checks"
+    # the singular test on the rules seed is a check on the seed (not a stray observation)
+    well_formed = dg.AssetCheckKey(
+        dg.AssetKey(["reference", "validation_rules"]), "validation_rules_well_formed"
+    )
+    assert well_formed in graph.asset_check_keys
 
 
 def _materialize_partition(home: Home, instance: dg.DagsterInstance, key: str):
