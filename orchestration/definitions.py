@@ -27,6 +27,10 @@ defs = dg.Definitions(
     jobs=all_jobs,
     schedules=all_schedules,
     sensors=all_sensors,
+    # One process per run: the steps that touch the warehouse run one at a time anyway (pool
+    # duckdb_writer, limit 1), and a process per step would load the code location and import
+    # great_expectations again for each of the twelve gate checks.
+    executor=dg.in_process_executor,
     resources={
         "home": HomeResource(root=dg.EnvVar("MHBENCH_HOME")),
         "dbt": dbt_resource(),
