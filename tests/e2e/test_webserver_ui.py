@@ -9,28 +9,17 @@ in the test's tmp folder and in test-output/ (git-ignored).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from tests.browser import Browser, chromium_or_skip
 from tests.conftest import mhbench_env
+from tests.e2e.dagster_server import REPO, DagsterServer, dagster_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("ui")]
 
-REPO = Path(__file__).resolve().parents[2]
 TEST_OUTPUT = REPO / "test-output"
 START_TIMEOUT = 240
 # The platform's contract: these must exist whatever else is added.
@@ -44,11 +33,6 @@ MUST_HAVE_ASSETS = {
 MUST_HAVE_JOBS = {"annual_cycle"}
 MUST_HAVE_GROUPS = {"ingestion", "staging", "intermediate", "marts", "publish"}
 
-LOCATIONS = """
-{ workspaceOrError { __typename ... on Workspace { locationEntries {
-    name loadStatus
-    locationOrLoadError { __typename ... on PythonError { message stack } } } } } }
-"""
 CONTENTS = """
 {
   repositoriesOrError { __typename ... on RepositoryConnection { nodes {
@@ -63,118 +47,18 @@ CONTENTS = """
 """
 
 
-@dataclass
-class Webserver:
-    url: str
-    log: Path
-    seconds_to_serve: float
-    seconds_to_load: float
-    location: str
-
-    def graphql(self, query: str) -> dict:
-        request = urllib.request.Request(
-            f"{self.url}/graphql",
-            data=json.dumps({"query": query}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            payload = json.loads(response.read())
-        assert "errors" not in payload, payload["errors"]
-        return payload["data"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop the webserver and its code server (its own process group)."""
-    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _wait_until(what: str, check, process, log: Path, deadline: float):
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"dagster-webserver exited ({process.returncode}) before {what}:\n"
-                + log.read_text()[-6000:]
-            )
-        with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
-            result = check()
-            if result:
-                return result
-        time.sleep(0.25)
-    pytest.fail(
-        f"dagster-webserver: no {what} within {START_TIMEOUT}s:\n" + log.read_text()[-6000:]
-    )
-
-
 @pytest.fixture(scope="module")
-def webserver(tmp_path_factory) -> Webserver:
+def webserver(tmp_path_factory) -> DagsterServer:
     root = tmp_path_factory.mktemp("ui")
     dagster_home = root / "dagster"
     dagster_home.mkdir()
     (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = mhbench_env(root / "home")
     env.update(DAGSTER_HOME=str(dagster_home), DAGSTER_DISABLE_TELEMETRY="1")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = root / "webserver.log"
-    executable = Path(sys.executable).with_name("dagster-webserver")
-    started = time.monotonic()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(executable), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    try:
-        deadline = started + START_TIMEOUT
-
-        def server_info():
-            with urllib.request.urlopen(f"{url}/server_info", timeout=5) as response:
-                return json.loads(response.read()).get("dagster_webserver_version")
-
-        _wait_until("/server_info", server_info, process, log, deadline)
-        serving = time.monotonic() - started
-        server = Webserver(url, log, serving, 0.0, "")
-
-        def loaded():
-            entries = server.graphql(LOCATIONS)["workspaceOrError"]["locationEntries"]
-            for entry in entries:
-                error = entry["locationOrLoadError"]
-                if error and error["__typename"] == "PythonError":
-                    pytest.fail(
-                        f"code location {entry['name']} failed to load:\n{error['message']}"
-                    )
-            if entries and all(e["loadStatus"] == "LOADED" for e in entries):
-                return entries[0]["name"]
-            return None
-
-        server.location = _wait_until("loaded code location", loaded, process, log, deadline)
-        server.seconds_to_load = time.monotonic() - started
-        print(
-            f"dagster-webserver: /server_info after {server.seconds_to_serve:.1f}s, "
-            f"code location loaded after {server.seconds_to_load:.1f}s"
-        )
+    with dagster_server("dagster-webserver", root, env, START_TIMEOUT) as server:
         # The community sign-up dialog would cover the graph in a screenshot.
         server.graphql("mutation { setNuxSeen }")
         yield server
-    finally:
-        _stop(process)
 
 
 @pytest.fixture(scope="module")

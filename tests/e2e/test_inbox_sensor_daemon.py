@@ -1,0 +1,106 @@
+"""The inbox sensor in a real `dagster dev` (webserver + daemon), as during a collection.
+
+Returns land in the inbox; the sensor, switched on through the GraphQL API, starts one
+`refresh_returns` run per file for the file's partition, adding the participant's
+partition on its first return; the daemon launches the runs. An unreadable file ends
+in the `unidentified` partition as a rejected submission with a failed check, and its
+run still succeeds.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from ingestion.home import Home
+from ingestion.registry import file_sha256
+from ingestion.sample import generate_sample
+from tests.conftest import mhbench_env
+from tests.e2e.dagster_server import dagster_server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("daemon")]
+
+START_TIMEOUT = 240
+RUNS_TIMEOUT = 600
+
+RUNS = """
+{ runsOrError { __typename ... on Runs { results {
+    runId jobName status tags { key value } } } } }
+"""
+START_SENSOR = """
+mutation($location: String!) {
+  startSensor(sensorSelector: {repositoryLocationName: $location,
+      repositoryName: "__repository__", sensorName: "inbox_sensor"}) {
+    __typename ... on Sensor { sensorState { status } } ... on PythonError { message } } }
+"""
+PARTITIONS = """
+{ assetNodeOrError(assetKey: {path: ["raw", "submissions"]}) { ... on AssetNode {
+    partitionKeysByDimension { name partitionKeys } } } }
+"""
+CHECK_EXECUTIONS = """
+{ assetCheckExecutions(assetKey: {path: ["raw", "submissions"]},
+      checkName: "new_files_accepted", limit: 10) {
+    runId status evaluation { success severity
+      metadataEntries { label ... on MarkdownMetadataEntry { mdStr } } } } }
+"""
+
+
+def _runs(server) -> list[dict]:
+    runs = server.graphql(RUNS)["runsOrError"]["results"]
+    return [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]}} for r in runs]
+
+
+def test_a_run_per_new_file_for_its_partition(tmp_path):
+    home = Home(tmp_path / "home").ensure()
+    summary = generate_sample(home, participants=["SE"], years=range(2023, 2024), include_bad=False)
+    [return_file] = summary.files
+    scan = home.inbox / "2023" / "scan.xlsx"
+    scan.write_bytes(b"%PDF-1.4 a scanned letter, not a workbook")
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    from orchestration.instance import DAGSTER_YAML
+
+    (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+    env = mhbench_env(home.root)
+    env.update(DAGSTER_HOME=str(dagster_home), DAGSTER_DISABLE_TELEMETRY="1")
+
+    with dagster_server("dagster dev", tmp_path, env, START_TIMEOUT) as server:
+        started = server.graphql(START_SENSOR, {"location": server.location})["startSensor"]
+        assert started["__typename"] == "Sensor", started
+
+        def finished():
+            runs = _runs(server)
+            done = [r for r in runs if r["status"] in {"SUCCESS", "FAILURE", "CANCELED"}]
+            return runs if len(runs) >= 2 and len(done) == len(runs) else None
+
+        runs = server.wait_until("two finished sensor runs", finished, RUNS_TIMEOUT, interval=2)
+
+        assert len(runs) == 2
+        by_key = {r["tags"]["dagster/run_key"]: r for r in runs}
+        assert set(by_key) == {file_sha256(return_file), file_sha256(scan)}
+        assert {r["jobName"] for r in runs} == {"refresh_returns"}
+        assert {r["status"] for r in runs} == {"SUCCESS"}, "a rejected file is not a crashed run"
+        assert by_key[file_sha256(return_file)]["tags"]["dagster/partition"] == "2023|SE"
+        assert by_key[file_sha256(scan)]["tags"]["dagster/partition"] == "2023|unidentified"
+
+        node = server.graphql(PARTITIONS)["assetNodeOrError"]
+        dimensions = {d["name"]: d["partitionKeys"] for d in node["partitionKeysByDimension"]}
+        assert set(dimensions["participant"]) == {"SE", "unidentified"}
+
+        executions = {
+            e["runId"]: e for e in server.graphql(CHECK_EXECUTIONS)["assetCheckExecutions"]
+        }
+        rejected = executions[by_key[file_sha256(scan)]["runId"]]
+        assert rejected["evaluation"]["success"] is False
+        assert rejected["evaluation"]["severity"] == "WARN"
+        reports = next(
+            m["mdStr"] for m in rejected["evaluation"]["metadataEntries"] if m["label"] == "reports"
+        )
+        assert "scan.xlsx" in reports and str(home.reports) in reports
+        assert executions[by_key[file_sha256(return_file)]["runId"]]["evaluation"]["success"]
+
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        statuses = dict(
+            con.execute("select original_filename, status from raw.submissions").fetchall()
+        )
+    assert statuses == {return_file.name: "accepted", "scan.xlsx": "rejected"}
