@@ -99,6 +99,31 @@ def data_docs_metadata(page: Path | None, site: DataDocsSite | None) -> dict:
     }
 
 
+class DataDocsMissing(Exception):
+    """A gate check of this run has no Data Docs page in this run's site."""
+
+
+def gate_data_docs_pages(checks: list[dict], site_dir: Path) -> dict[str, Path]:
+    """The Data Docs page of each check that ran, which must lie in `site_dir`.
+
+    Raises DataDocsMissing when a gate (blocking) check of the run has no page there.
+    """
+    pages, missing = {}, []
+    for check in checks:
+        if check["status"].startswith("NOT_RUN"):
+            continue
+        page = Path(check["data_docs"]) if check.get("data_docs") else None
+        if page is not None and page.is_file() and page.resolve().is_relative_to(site_dir):
+            pages[check["check"]] = page
+        elif check["blocking"]:
+            missing.append(check["check"])
+    if missing:
+        raise DataDocsMissing(
+            f"no Data Docs page in {site_dir} for gate checks: {', '.join(missing)}"
+        )
+    return pages
+
+
 def _gate_check(mart: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey(["marts", mart]),
