@@ -18,6 +18,7 @@ import dagster as dg
 
 from orchestration.defs.drift import DRIFT_CHECK_KEY
 from orchestration.defs.quality import (
+    GX_DATA_DOCS,
     PUBLISHED_MARTS,
     gate_data_docs,
     gate_data_docs_pages,
@@ -78,7 +79,7 @@ def gate_results(instance: dg.DagsterInstance, run_id: str | None = None) -> lis
 
 @dg.asset(
     key=RELEASE,
-    deps=[dg.AssetKey(["marts", mart]) for mart in PUBLISHED_MARTS],
+    deps=[*(dg.AssetKey(["marts", mart]) for mart in PUBLISHED_MARTS), GX_DATA_DOCS],
     group_name="publish",
     kinds={"python", "duckdb", "parquet"},
     owners=["team:data-engineering"],

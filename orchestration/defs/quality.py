@@ -35,6 +35,10 @@ PUBLISHED_MARTS = (
 )
 
 
+# The GE Data Docs of a run's gate (orchestration/defs/data_docs.py); the release ships them.
+GX_DATA_DOCS = dg.AssetKey(["quality", "gx_data_docs"])
+
+
 def gate_data_docs(home: Home, run_id: str) -> DataDocsSite:
     """The Data Docs site of the gate validations of Dagster run `run_id`."""
     return DataDocsSite(home.gx_data_docs / run_id, run_name=run_id)
