@@ -180,6 +180,7 @@ def _expectations(spec: dict[str, Any]) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------ Data Docs
 
 DATA_DOCS_SITE_NAME = "mhbench_gate"
+_GX_VIEW = {"module_name": "expectations.gx_views", "class_name": "PageView"}
 _DOCS_LOCK = threading.Lock()
 
 
@@ -219,7 +220,16 @@ def _docs_context(site: DataDocsSite):
                     "class_name": "TupleFilesystemStoreBackend",
                     "base_directory": str(site.site_dir),
                 },
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                # GE's section builders and views; the views keep their compiled templates.
+                "site_section_builders": {
+                    "expectations": {"view": _GX_VIEW},
+                    "validations": {"view": _GX_VIEW},
+                    "profiling": "None",  # no profiling runs here
+                },
+                "site_index_builder": {
+                    "class_name": "DefaultSiteIndexBuilder",
+                    "view": {**_GX_VIEW, "class_name": "IndexPageView"},
+                },
             }
         },
         analytics_enabled=False,
