@@ -51,6 +51,7 @@ class SuiteOutcome:
     evaluated: int
     failed: list[FailedExpectation] = field(default_factory=list)
     data_docs: Path | None = None  # the GE Data Docs page of this validation, when built
+    data_docs_error: str | None = None  # why the page could not be built (the outcome stands)
 
     @property
     def blocking_failures(self) -> list[FailedExpectation]:
@@ -137,7 +138,9 @@ def validate_dataframe(
     """Validate `df` against the suite of `mart`; returns what failed, with sample values.
 
     With `data_docs`, the validation is also rendered into that Data Docs site (the page
-    is `SuiteOutcome.data_docs`).
+    is `SuiteOutcome.data_docs`). Should GE fail to write it, the outcome is still
+    returned, with the reason in `data_docs_error` (a release refuses a check without
+    its page, so the docs are never silently missing).
     """
     import great_expectations as gx
 
@@ -164,9 +167,18 @@ def validate_dataframe(
                 details=_jsonable(item.result or {}),
             )
         )
-    page = write_data_docs(data_docs, mart, spec, result) if data_docs is not None else None
+    page, docs_error = None, None
+    if data_docs is not None:
+        try:
+            page = write_data_docs(data_docs, mart, spec, result)
+        except Exception as exc:  # reported with the outcome, not lost
+            docs_error = f"{type(exc).__name__}: {exc}"
     return SuiteOutcome(
-        suite=spec.get("name", mart), evaluated=len(result.results), failed=failed, data_docs=page
+        suite=spec.get("name", mart),
+        evaluated=len(result.results),
+        failed=failed,
+        data_docs=page,
+        data_docs_error=docs_error,
     )
 
 

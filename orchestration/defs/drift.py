@@ -62,7 +62,7 @@ def run_drift_check(
                 )
             ),
             "drifting_indicators": dg.MetadataValue.md(markdown_table(moved, limit=50)),
-            **data_docs_metadata(outcome.data_docs, data_docs),
+            **data_docs_metadata(outcome, data_docs),
         },
         description=description,
     )

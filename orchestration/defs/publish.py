@@ -38,6 +38,7 @@ _METADATA_FIELDS = (
     "expectations_evaluated",
     "expectations_failed",
     "data_docs",
+    "data_docs_error",
 )
 
 

@@ -88,17 +88,20 @@ def run_gate_suite(
             "expectations_evaluated": outcome.evaluated,
             "expectations_failed": len(outcome.failed),
             "failed_expectations": dg.MetadataValue.md(markdown_table(failures)),
-            **data_docs_metadata(outcome.data_docs, data_docs),
+            **data_docs_metadata(outcome, data_docs),
         },
         description=spec.get("description"),
     )
 
 
-def data_docs_metadata(page: Path | None, site: DataDocsSite | None) -> dict:
-    if page is None or site is None:
+def data_docs_metadata(outcome, site: DataDocsSite | None) -> dict:
+    """Links to the validation's Data Docs page and the site index (or why there is none)."""
+    if site is None:
         return {}
+    if outcome.data_docs is None:
+        return {"data_docs_error": outcome.data_docs_error or "not built"}
     return {
-        "data_docs": dg.MetadataValue.path(str(page)),
+        "data_docs": dg.MetadataValue.path(str(outcome.data_docs)),
         "data_docs_index": dg.MetadataValue.path(str(site.index)),
     }
 
@@ -120,7 +123,8 @@ def gate_data_docs_pages(checks: list[dict], site_dir: Path) -> dict[str, Path]:
         if page is not None and page.is_file() and page.resolve().is_relative_to(site_dir):
             pages[check["check"]] = page
         elif check["blocking"]:
-            missing.append(check["check"])
+            error = check.get("data_docs_error")
+            missing.append(check["check"] + (f" ({error})" if error else ""))
     if missing:
         raise DataDocsMissing(
             f"no Data Docs page in {site_dir} for gate checks: {', '.join(missing)}"

@@ -16,7 +16,12 @@ import duckdb
 import pytest
 
 from ingestion.home import Home
-from orchestration.defs.quality import gate_data_docs, run_gate_suite
+from orchestration.defs.quality import (
+    DataDocsMissing,
+    gate_data_docs,
+    gate_data_docs_pages,
+    run_gate_suite,
+)
 
 BENCHMARK_COLUMNS = "indicator_code, collection_year, n, min, p25, median, p75, max, mean"
 # IND_A twice for 2023 (the key is not unique) and IND_B with n = 0: two failed expectations.
@@ -98,6 +103,43 @@ def test_a_passing_validation_is_documented_too(home):
     assert "Expectation Suite: dim_year" in text and "Status: Succeeded" in text
 
 
+def test_a_data_docs_failure_keeps_the_outcome_and_says_why(home):
+    site = gate_data_docs(home, "run-broken")
+    site.root.parent.mkdir(parents=True)
+    site.root.write_text("a file where the site's folder should be")
+    result = run_gate_suite(home.warehouse, "mart_benchmark", site)
+    assert not result.passed
+    assert "expect_compound_columns_to_be_unique" in result.metadata["failed_expectations"].value
+    assert "data_docs" not in result.metadata
+    assert "Error" in result.metadata["data_docs_error"].value
+
+
+def test_a_release_needs_every_gate_page_in_its_runs_site(home):
+    site = gate_data_docs(home, "run-1")
+    result = run_gate_suite(home.warehouse, "dim_year", site)
+    page = result.metadata["data_docs"].value
+    other = run_gate_suite(home.warehouse, "dim_year", gate_data_docs(home, "run-2"))
+
+    def check(name, data_docs, blocking=True, **extra):
+        return {"check": name, "status": "SUCCEEDED", "blocking": blocking,
+                "data_docs": data_docs, **extra}  # fmt: skip
+
+    site_dir = site.site_dir.resolve()
+    assert gate_data_docs_pages([check("a", page)], site_dir) == {"a": Path(page)}
+    # A warning check without a page does not hold the release; a gate check does, and a
+    # page of another run's site does not count.
+    assert gate_data_docs_pages([check("a", page), check("w", None, False)], site_dir)
+    with pytest.raises(DataDocsMissing, match=r"b, c \(OSError: disk full\)$"):
+        gate_data_docs_pages(
+            [
+                check("a", page),
+                check("b", other.metadata["data_docs"].value),
+                check("c", None, data_docs_error="OSError: disk full"),
+            ],
+            site_dir,
+        )
+
+
 def test_without_a_site_no_data_docs_are_written(home):
     result = run_gate_suite(home.warehouse, "dim_year")
     assert result.passed and "data_docs" not in result.metadata
@@ -108,7 +150,12 @@ OTHER_PROCESS = """
 import sys
 from pathlib import Path
 from ingestion.home import Home
-from orchestration.defs.quality import gate_data_docs, run_gate_suite
+from orchestration.defs.quality import (
+    DataDocsMissing,
+    gate_data_docs,
+    gate_data_docs_pages,
+    run_gate_suite,
+)
 home = Home(Path(sys.argv[1]))
 for mart in ("dim_year", "mart_benchmark"):
     print(run_gate_suite(home.warehouse, mart, gate_data_docs(home, "run-parallel")).metadata["data_docs"].value)
