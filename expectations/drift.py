@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from expectations.runner import SuiteOutcome
+from expectations.runner import DataDocsSite, SuiteOutcome
 
 DRIFT_THRESHOLD_PCT = 50.0
 
@@ -37,6 +37,8 @@ def drift_suite(threshold_pct: float = DRIFT_THRESHOLD_PCT) -> dict[str, Any]:
     """The suite (same shape as expectations/suites/*.json) run on `drift_frame`."""
     return {
         "name": "mart_benchmark_drift",
+        # what the Data Docs page names as the data validated
+        "data_asset": "marts.mart_benchmark vs the current release",
         "description": (
             f"Benchmark medians move at most {threshold_pct:g}% from the previous release "
             "(warning only: a large move is checked by a person, it does not block)."
@@ -78,11 +80,15 @@ def drifting(frame, threshold_pct: float = DRIFT_THRESHOLD_PCT) -> list[dict[str
     ]
 
 
-def validate_drift(frame, threshold_pct: float = DRIFT_THRESHOLD_PCT) -> SuiteOutcome:
+def validate_drift(
+    frame, threshold_pct: float = DRIFT_THRESHOLD_PCT, data_docs: DataDocsSite | None = None
+) -> SuiteOutcome:
     """Run the drift suite with Great Expectations on `frame` (never blocking)."""
     from expectations.runner import validate_dataframe
 
-    return validate_dataframe("mart_benchmark_drift", frame, drift_suite(threshold_pct))
+    return validate_dataframe(
+        "mart_benchmark_drift", frame, drift_suite(threshold_pct), data_docs=data_docs
+    )
 
 
 def drift_summary(

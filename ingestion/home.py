@@ -45,6 +45,11 @@ class Home:
         return self.root / "warehouse" / "build.duckdb"
 
     @property
+    def gx_data_docs(self) -> Path:
+        """Great Expectations Data Docs of the quality gate, one site per Dagster run."""
+        return self.root / "quality" / "gx-data-docs"
+
+    @property
     def releases(self) -> Path:
         return self.root / "releases"
 

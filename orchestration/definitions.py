@@ -3,6 +3,7 @@
 import dagster as dg
 
 from orchestration.defs.collection import collection_status, collection_templates
+from orchestration.defs.data_docs import gx_data_docs
 from orchestration.defs.dbt import dbt_resource, mhbench_dbt_assets
 from orchestration.defs.drift import benchmark_drift_check
 from orchestration.defs.findings import findings_assets, findings_checks
@@ -19,6 +20,7 @@ defs = dg.Definitions(
         ingest_returns,
         mhbench_dbt_assets,
         *findings_assets,
+        gx_data_docs,
         release,
         collection_templates,
         collection_status,

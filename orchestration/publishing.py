@@ -23,6 +23,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,9 @@ from ingestion.home import Home
 RELEASE_DB = "mhbench.duckdb"
 MANIFEST = "manifest.json"
 QUALITY_REPORT = "quality.html"
+DBT_DOCS_INDEX = "docs/dbt/index.html"
+GX_DOCS_DIR = "docs/gx"
+GX_DOCS_INDEX = f"{GX_DOCS_DIR}/index.html"
 INCOMING_PREFIX = ".incoming-"
 CURRENT_TMP_PREFIX = ".current-"
 PUBLISH_LOCK = ".publish.lock"
@@ -239,6 +243,50 @@ def _copy_marts(home: Home, staging: Path, marts: list[str]) -> tuple[dict, list
     return row_counts, submissions
 
 
+_LOCAL_LINK = re.compile(r"""(?:href|src)=["']([^"'#?:]+)""")
+
+
+def copy_data_docs(site_dir: Path, dest: Path) -> None:
+    """Copy a GE Data Docs site: its pages, and only the static files they link to.
+
+    GE copies its whole static folder (4 MB: fonts, tutorial GIFs) into every site; the
+    pages use the favicon of it (their styles are inline, their scripts from CDNs).
+    """
+    site_dir = site_dir.resolve()
+    pages = [
+        p for p in sorted(site_dir.rglob("*.html")) if p.relative_to(site_dir).parts[0] != "static"
+    ]
+    if not (site_dir / "index.html").is_file():
+        raise FileNotFoundError(f"no Data Docs index in {site_dir}")
+    wanted = set(pages)
+    for page in pages:
+        for link in _LOCAL_LINK.findall(page.read_text(encoding="utf-8")):
+            target = (page.parent / link).resolve()
+            if target.is_file() and target.is_relative_to(site_dir):
+                wanted.add(target)
+    for path in sorted(wanted):
+        copy = dest / path.relative_to(site_dir)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, copy)
+
+
+def _released_checks(checks: list[dict], gx_docs: Path | None) -> list[dict]:
+    """`checks` with each Data Docs page as its path in the release (under docs/gx/)."""
+    released = []
+    for check in checks:
+        check = dict(check)
+        page = check.pop("data_docs", None)
+        if page:
+            if gx_docs is None or not Path(page).resolve().is_relative_to(gx_docs.resolve()):
+                raise ValueError(
+                    f"{check.get('check')}: its Data Docs page {page} is not in the shipped site"
+                )
+            relative = Path(page).resolve().relative_to(gx_docs.resolve())
+            check["data_docs"] = f"{GX_DOCS_DIR}/{relative.as_posix()}"
+        released.append(check)
+    return released
+
+
 def build_release(
     home: Home,
     marts: list[str],
@@ -248,6 +296,7 @@ def build_release(
     drift: dict | None = None,
     benchmark_report: bool = True,
     dbt_docs: Path | None = None,
+    gx_docs: Path | None = None,
 ) -> Release:
     """Copy the marts of the build warehouse into a new release and make it current.
 
@@ -257,12 +306,15 @@ def build_release(
     `benchmark_report=False` leaves out report.html (it needs the dimension marts, which a
     hand-made test warehouse may not have); every release of the cycle has it.
     `dbt_docs` is a static dbt docs page (`dbt docs generate --static`), shipped as
-    docs/dbt/index.html.
+    docs/dbt/index.html. `gx_docs` is the Great Expectations Data Docs site of the gate
+    run that decided this release, shipped as docs/gx/ (index.html); a check's
+    `data_docs` page must be in it, and the manifest records it as its path in the release.
     """
     from orchestration.benchmark_report import write_benchmark_report
     from orchestration.quality_report import render_quality_report
 
     release_id = release_id or new_release_id()
+    checks = _released_checks(checks, gx_docs)
     with publish_lock(home):
         clean_leftovers(home)
         final = home.releases / release_id
@@ -277,6 +329,15 @@ def build_release(
         row_counts, submissions = _copy_marts(home, staging, marts)
         _pause_point("after-copy")
 
+        docs = {}
+        if dbt_docs is not None:
+            (staging / DBT_DOCS_INDEX).parent.mkdir(parents=True)
+            shutil.copyfile(dbt_docs, staging / DBT_DOCS_INDEX)
+            docs["dbt"] = DBT_DOCS_INDEX
+        if gx_docs is not None:
+            copy_data_docs(gx_docs, staging / GX_DOCS_DIR)
+            docs["great_expectations"] = GX_DOCS_INDEX
+
         manifest = {
             "release_id": release_id,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -287,14 +348,12 @@ def build_release(
             "submissions": submissions,
             "checks": checks,
             "drift": drift,
+            "docs": docs,
         }
         (staging / QUALITY_REPORT).write_text(render_quality_report(manifest), encoding="utf-8")
         # The benchmarking report is part of the release (hashed in the manifest's files).
         if benchmark_report:
             write_benchmark_report(staging, manifest=manifest)
-        if dbt_docs is not None:
-            (staging / "docs" / "dbt").mkdir(parents=True)
-            shutil.copyfile(dbt_docs, staging / "docs" / "dbt" / "index.html")
         manifest["files"] = {
             str(path.relative_to(staging)): _sha256(path)
             for path in sorted(staging.rglob("*"))

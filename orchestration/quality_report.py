@@ -3,7 +3,9 @@
 Rendered from the release manifest (gate checks with their Great Expectations
 metadata, and the benchmark drift against the previous release). For each suite it
 lists every expectation of `expectations/suites/<mart>.json` with its outcome and, for
-a failed one, the sample failing values GE reported.
+a failed one, the sample failing values GE reported. It is the overview: the full
+validation results are in the release's Great Expectations Data Docs (docs/gx/), which
+it links to, page by page.
 """
 
 from __future__ import annotations
@@ -131,6 +133,22 @@ def _drift_section(drift: dict | None) -> str:
     return head + _table(["indicator", "year", "previous median", "median", "abs % change"], rows)
 
 
+def _link(href: str | None, text: str) -> str:
+    """A link to a file of the release (a relative path), or nothing."""
+    return f'<a href="{_e(href)}">{_e(text)}</a>' if href else ""
+
+
+def _data_docs_intro(manifest: dict) -> str:
+    index = (manifest.get("docs") or {}).get("great_expectations")
+    if not index:
+        return ""
+    return (
+        f"<p>Every validation in full, as Great Expectations reports it: "
+        f"{_link(index, 'Great Expectations Data Docs')} (one page per suite validated in "
+        "the run that decided this release).</p>"
+    )
+
+
 def render_quality_report(manifest: dict) -> str:
     """The quality report of a release as one HTML page (no external assets)."""
     checks = manifest.get("checks", [])
@@ -142,11 +160,18 @@ def render_quality_report(manifest: dict) -> str:
             _e(c.get("rows_validated")),
             _e(c.get("expectations_evaluated")),
             _e(c.get("expectations_failed")),
+            _link(c.get("data_docs"), "validation"),
         ]
         for c in checks
     ]
     sections = [
-        f"<h2>{_e(c.get('check'))}</h2>{_suite_section(c)}"
+        f"<h2>{_e(c.get('check'))}</h2>"
+        + (
+            f"<p>{_link(c['data_docs'], 'Data Docs of this validation')}</p>"
+            if c.get("data_docs")
+            else ""
+        )
+        + _suite_section(c)
         for c in checks
         if c.get("check", "").rsplit(":", 1)[-1].startswith("gx_")
     ]
@@ -168,8 +193,9 @@ def render_quality_report(manifest: dict) -> str:
         f"<style>{_STYLE}</style></head><body>"
         f"<h1>Quality report, release {_e(manifest.get('release_id'))}</h1>{meta}"
         "<h2>Publication gate</h2>"
+        + _data_docs_intro(manifest)
         + _table(
-            ["check", "kind", "status", "rows", "expectations", "failed"],
+            ["check", "kind", "status", "rows", "expectations", "failed", "Data Docs"],
             summary_rows,
         )
         + _drift_section(manifest.get("drift"))

@@ -7,6 +7,7 @@ release. The metadata lists the indicator-years that moved.
 
 import dagster as dg
 
+from orchestration.defs.quality import data_docs_metadata, gate_data_docs
 from orchestration.defs.resources import HomeResource
 from orchestration.markdown import markdown_table
 
@@ -14,8 +15,13 @@ DRIFT_CHECK_NAME = "gx_mart_benchmark_drift"
 DRIFT_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey(["marts", "mart_benchmark"]), DRIFT_CHECK_NAME)
 
 
-def run_drift_check(paths, threshold_pct: float | None = None) -> dg.AssetCheckResult:
-    """Validate the drift frame (build vs current release) with its GE suite."""
+def run_drift_check(
+    paths, threshold_pct: float | None = None, data_docs=None
+) -> dg.AssetCheckResult:
+    """Validate the drift frame (build vs current release) with its GE suite.
+
+    With `data_docs` (an expectations.runner.DataDocsSite), GE renders the validation there.
+    """
     from expectations.drift import (
         DRIFT_THRESHOLD_PCT,
         drift_frame,
@@ -36,7 +42,7 @@ def run_drift_check(paths, threshold_pct: float | None = None) -> dg.AssetCheckR
             description="No previous release to compare with.",
         )
     frame = drift_frame(previous.database, paths.warehouse)
-    outcome = validate_drift(frame, threshold)
+    outcome = validate_drift(frame, threshold, data_docs=data_docs)
     moved = drifting(frame, threshold)
     return dg.AssetCheckResult(
         passed=not outcome.failed,
@@ -56,6 +62,7 @@ def run_drift_check(paths, threshold_pct: float | None = None) -> dg.AssetCheckR
                 )
             ),
             "drifting_indicators": dg.MetadataValue.md(markdown_table(moved, limit=50)),
+            **data_docs_metadata(outcome, data_docs),
         },
         description=description,
     )
@@ -70,5 +77,8 @@ def run_drift_check(paths, threshold_pct: float | None = None) -> dg.AssetCheckR
         "warning (expectations/drift.py), never blocking."
     ),
 )
-def benchmark_drift_check(home: HomeResource) -> dg.AssetCheckResult:
-    return run_drift_check(home.home)
+def benchmark_drift_check(
+    context: dg.AssetCheckExecutionContext, home: HomeResource
+) -> dg.AssetCheckResult:
+    paths = home.home
+    return run_drift_check(paths, data_docs=gate_data_docs(paths, context.run.run_id))

@@ -6,6 +6,9 @@ succeeded, in the same run: a check result from an earlier run says nothing abou
 warehouse as it is now (it may have been rebuilt or edited since), so a failed or
 skipped suite can never be bypassed by materializing the release alone. The previous
 release then stays current.
+
+The release ships the Great Expectations Data Docs of that same run (docs/gx/): the
+site of this run's gate validations, in which every gate check must have its page.
 """
 
 import tempfile
@@ -14,7 +17,12 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.defs.drift import DRIFT_CHECK_KEY
-from orchestration.defs.quality import PUBLISHED_MARTS
+from orchestration.defs.quality import (
+    GX_DATA_DOCS,
+    PUBLISHED_MARTS,
+    gate_data_docs,
+    gate_data_docs_pages,
+)
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
 from orchestration.markdown import markdown_table
 
@@ -24,7 +32,14 @@ GATE_CHECK_KEYS = [
 ]
 # Reported in the manifest and the quality report, never blocking.
 WARNING_CHECK_KEYS = [DRIFT_CHECK_KEY]
-_METADATA_FIELDS = ("suite", "rows_validated", "expectations_evaluated", "expectations_failed")
+_METADATA_FIELDS = (
+    "suite",
+    "rows_validated",
+    "expectations_evaluated",
+    "expectations_failed",
+    "data_docs",
+    "data_docs_error",
+)
 
 
 class GateNotPassed(Exception):
@@ -65,15 +80,15 @@ def gate_results(instance: dg.DagsterInstance, run_id: str | None = None) -> lis
 
 @dg.asset(
     key=RELEASE,
-    deps=[dg.AssetKey(["marts", mart]) for mart in PUBLISHED_MARTS],
+    deps=[*(dg.AssetKey(["marts", mart]) for mart in PUBLISHED_MARTS), GX_DATA_DOCS],
     group_name="publish",
     kinds={"python", "duckdb", "parquet"},
     owners=["team:data-engineering"],
     pool=DUCKDB_WRITER_POOL,
     description=(
-        "An immutable release folder (DuckDB, Parquet, CSV, manifest, quality report) of the "
-        "marts, published only when every gate check passed in the same run; releases/current "
-        "then points at it."
+        "An immutable release folder (DuckDB, Parquet, CSV, manifest, quality report, dbt docs "
+        "and the Great Expectations Data Docs of the gate) of the marts, published only when "
+        "every gate check passed in the same run; releases/current then points at it."
     ),
 )
 def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
@@ -82,7 +97,13 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
     from expectations.drift import drift_summary
     from ingestion.registry import mark_published
     from orchestration.dbt_manifest import generate_docs
-    from orchestration.publishing import QUALITY_REPORT, build_release, current_release
+    from orchestration.publishing import (
+        DBT_DOCS_INDEX,
+        GX_DOCS_INDEX,
+        QUALITY_REPORT,
+        build_release,
+        current_release,
+    )
 
     checks = gate_results(context.instance, run_id=context.run.run_id)
     not_passed = [c for c in checks if c["blocking"] and c["status"] != "SUCCEEDED"]
@@ -93,6 +114,9 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
             + ". Materialize the release together with its checks (the annual_cycle job)."
         )
     paths = home.home
+    # The Data Docs of this run's gate only: every gate check's page must be in its site.
+    gx_site = gate_data_docs(paths, context.run.run_id)
+    gate_data_docs_pages(checks, gx_site.site_dir.resolve())
     previous = current_release(paths)
     drift = drift_summary(
         previous.release_id if previous else None,
@@ -101,7 +125,14 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
     )
     with tempfile.TemporaryDirectory(prefix="mhbench-dbt-docs-") as docs_target:
         docs = generate_docs(Path(docs_target))
-        published = build_release(paths, list(PUBLISHED_MARTS), checks, drift=drift, dbt_docs=docs)
+        published = build_release(
+            paths,
+            list(PUBLISHED_MARTS),
+            checks,
+            drift=drift,
+            dbt_docs=docs,
+            gx_docs=gx_site.site_dir,
+        )
     with duckdb.connect(str(paths.warehouse)) as con:
         mark_published(
             con,
@@ -123,7 +154,8 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
             "manifest": dg.MetadataValue.path(str(published.path / "manifest.json")),
             "quality_report": dg.MetadataValue.path(str(published.path / QUALITY_REPORT)),
             "benchmarking_report": dg.MetadataValue.path(str(published.path / "report.html")),
-            "dbt_docs": dg.MetadataValue.path(str(published.path / "docs" / "dbt" / "index.html")),
+            "dbt_docs": dg.MetadataValue.path(str(published.path / DBT_DOCS_INDEX)),
+            "gx_data_docs": dg.MetadataValue.path(str(published.path / GX_DOCS_INDEX)),
             "submissions": len(published.manifest["submissions"]),
             "drifting_medians": len(drift["drifting"]),
             "row_counts": dg.MetadataValue.md(

@@ -167,6 +167,10 @@ def test_release_layout_and_manifest(cycle):
     docs = (current / "docs" / "dbt" / "index.html").read_text()
     assert "fct_indicator_values" in docs and "mart_benchmark" in docs
     assert "docs/dbt/index.html" in manifest["files"]
+    assert manifest["docs"] == {
+        "dbt": "docs/dbt/index.html",
+        "great_expectations": "docs/gx/index.html",
+    }
     assert "<h" in (current / "report.html").read_text()
     for mart in marts:
         assert (current / "parquet" / f"{mart}.parquet").exists()
@@ -280,3 +284,64 @@ def test_content_error_keeps_only_the_values_involved_out(release_db, cycle):
         [bad.participant_code, bad.year],
     ).fetchone()[0]
     assert published > 40
+
+
+def test_release_ships_the_gate_data_docs_of_its_run(cycle):
+    """docs/gx/: GE's Data Docs of the cycle's gate validations, one page per check."""
+    from orchestration.defs.quality import PUBLISHED_MARTS
+
+    current = cycle.home / "releases" / "current"
+    manifest = json.loads((current / "manifest.json").read_text())
+    index = (current / "docs" / "gx" / "index.html").read_text()
+    assert "<title>Data Docs created by Great Expectations</title>" in index
+    assert "docs/gx/index.html" in manifest["files"]
+    gate = {c["check"]: c for c in manifest["checks"] if c["blocking"]}
+    assert {name.rsplit(":gx_", 1)[1] for name in gate} == set(PUBLISHED_MARTS)
+    run_names = set()
+    for name, check in gate.items():
+        mart = name.rsplit(":gx_", 1)[1]
+        page = check["data_docs"]
+        # docs/gx/validations/<suite>/<run name: the Dagster run>/<run time>/<mart>.html
+        _, _, validations, suite, run_name, _, file_name = page.split("/")
+        assert (validations, suite, file_name) == ("validations", mart, f"{mart}.html")
+        run_names.add(run_name)
+        assert page in manifest["files"] and (current / page).is_file()
+        assert page.removeprefix("docs/gx/") in index  # GE's index lists it
+        text = (current / page).read_text()
+        assert "Expectation Suite:" in text and mart in text and "Succeeded" in text
+        suite_page = current / "docs" / "gx" / "expectations" / f"{mart}.html"
+        assert suite_page.is_file() and f"docs/gx/expectations/{mart}.html" in manifest["files"]
+    # Every page comes from the one run that built and published this release.
+    [run_id] = run_names
+    assert all(p.split("/")[4] == run_id for p in manifest["files"] if "/validations/" in p)
+    assert (cycle.home / "quality" / "gx-data-docs" / run_id / "site" / "index.html").is_file()
+    quality = (current / "quality.html").read_text()
+    assert '<a href="docs/gx/index.html">' in quality
+    assert all(f'<a href="{c["data_docs"]}">' in quality for c in gate.values())
+    # The static assets GE's pages do not use are left out of the release.
+    assert not [f for f in manifest["files"] if f.startswith("docs/gx/static/fonts")]
+
+
+def test_gx_data_docs_asset_and_check_metadata_link_the_pages(cycle):
+    import dagster as dg
+
+    from orchestration.defs.publish import GATE_CHECK_KEYS, RELEASE
+    from orchestration.defs.quality import GX_DATA_DOCS
+
+    instance = dg.DagsterInstance.from_config(str(cycle.home / "dagster"))
+    try:
+        docs = instance.get_latest_materialization_event(GX_DATA_DOCS).asset_materialization
+        release = instance.get_latest_materialization_event(RELEASE).asset_materialization
+        latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(GATE_CHECK_KEYS)
+    finally:
+        instance.dispose()
+    index = Path(docs.metadata["index"].value)
+    assert index.is_file() and docs.metadata["validations"].value >= len(GATE_CHECK_KEYS)
+    for key in GATE_CHECK_KEYS:
+        metadata = latest[key].evaluation.metadata
+        page = Path(metadata["data_docs"].value)
+        assert page.is_file() and page.is_relative_to(index.parent)
+        assert Path(metadata["data_docs_index"].value) == index
+        assert page.relative_to(index.parent).as_posix() in docs.metadata["pages"].value
+    shipped = Path(release.metadata["gx_data_docs"].value)
+    assert shipped.is_file() and shipped.parts[-3:] == ("docs", "gx", "index.html")

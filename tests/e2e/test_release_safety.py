@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -152,6 +153,13 @@ def test_gate_blocks_a_corrupted_build_and_keeps_current(home, monkeypatch):
         frv = evaluations["gx_fct_return_values"].metadata["failed_expectations"].value
         assert "published_small_count" in frv and "expect_column_values_to_be_in_set" in frv
         assert not _released(result)
+        # The failed validation has its GE Data Docs page, in this run's site.
+        page = Path(evaluations["gx_fct_indicator_values"].metadata["data_docs"].value)
+        run_site = home.gx_data_docs / result.run_id / "site"
+        assert page.is_file() and page.is_relative_to(run_site)
+        text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.read_text()))
+        assert "Values for given compound columns must be unique together" in text
+        assert "Expectation Suite: fct_indicator_values" in text and "Status: Failed" in text
 
         # 2. The release alone: the earlier SUCCEEDED evaluations do not count.
         result = _run(_gate_job(defs, with_checks=False), instance)
@@ -220,6 +228,17 @@ def test_gate_publishes_a_good_build_with_drift_warning(home, base_home, monkeyp
     ]
     html = (new.path / "quality.html").read_text()
     assert moved[0][0] in html and "expect_compound_columns_to_be_unique" in html
+    # The GE Data Docs shipped are those of this run's gate (and drift) validations only,
+    # not those of the cycle that published the previous release.
+    pages = {c["check"]: c["data_docs"] for c in manifest["checks"]}
+    assert len(pages) == len(gate) + 1 and all((new.path / p).is_file() for p in pages.values())
+    assert f'<a href="{pages["marts/mart_benchmark:gx_mart_benchmark_drift"]}">' in html
+    shipped = [f for f in manifest["files"] if f.startswith("docs/gx/validations/")]
+    assert sorted(shipped) == sorted(pages.values())
+    assert {f.split("/")[4] for f in shipped} == {result.run_id}
+    old_runs = {p.name for p in home.gx_data_docs.iterdir()} - {result.run_id}
+    assert old_runs, "the cycle's own Data Docs are in the copied home"
+    assert not [f for f in manifest["files"] if any(run in f for run in old_runs)]
     # The manifest lists every submission the marts were built from, with its file's sha256.
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         used = con.execute(

@@ -34,6 +34,11 @@ def test_asset_graph_has_one_group_per_layer():
     assert "raw/submissions" in groups["ingestion"]
     assert {"marts/fct_indicator_values", "marts/mart_benchmark"} <= groups["marts"]
     assert groups["publish"] == {"publish/release"}
+    # Checks carry no kinds in Dagster: GE shows as the kind of the Data Docs asset.
+    docs = graph.get(dg.AssetKey(["quality", "gx_data_docs"]))
+    assert docs.group_name == "quality" and docs.kinds == {"great_expectations", "html"}
+    assert docs.key in graph.get(dg.AssetKey(["publish", "release"])).parent_keys
+    assert {dg.AssetKey(["marts", "mart_benchmark"])} <= docs.parent_keys
     check_names = {key.name for key in graph.asset_check_keys}
     assert {"gx_fct_indicator_values", "gx_mart_benchmark", "new_files_accepted"} <= check_names
     assert any(name.startswith("not_null") for name in check_names), "dbt tests load as checks"

@@ -236,3 +236,64 @@ def test_quality_report_lists_suite_expectations_and_failures(home):
     assert "expect_compound_columns_to_be_unique" in html  # from the mart_benchmark suite
     assert "saw [-1.0]" in html and 'class="fail">failed' in html
     assert Path(release.path / QUALITY_REPORT).stat().st_size < 200_000
+
+
+def make_data_docs_site(root: Path) -> tuple[Path, Path]:
+    """A Data Docs site laid out as GE writes it (the pages' content is not GE's here)."""
+    page = root / "validations" / "fct_notes" / "run-1" / "20240101T000000.000000Z" / "f.html"
+    page.parent.mkdir(parents=True)
+    page.write_text(
+        '<link rel="shortcut icon" href="../../../../static/images/favicon.ico"/>'
+        '<a href="../../../../expectations/fct_notes.html">suite</a>'
+        '<script src="https://code.jquery.com/jquery-3.7.1.min.js"></script>'
+    )
+    (root / "expectations").mkdir()
+    (root / "expectations" / "fct_notes.html").write_text('<a href="../index.html">home</a>')
+    (root / "index.html").write_text(
+        '<link rel="shortcut icon" href="./static/images/favicon.ico"/>'
+        "<script>data = [{'_table_row_link_path': 'validations/fct_notes/...'}]</script>"
+    )
+    for static in ("images/favicon.ico", "images/tutorial.gif", "fonts/Grotesk.otf"):
+        (root / "static" / static).parent.mkdir(parents=True, exist_ok=True)
+        (root / "static" / static).write_bytes(b"x" * 100)
+    return root, page
+
+
+def test_release_ships_the_data_docs_of_the_gate_run(home, tmp_path):
+    site, page = make_data_docs_site(tmp_path / "gx-site")
+    checks = [{**PASSED[0], "data_docs": str(page)}]
+    release = build_release(home, MARTS, checks, benchmark_report=False, gx_docs=site)
+
+    gx = release.path / "docs" / "gx"
+    shipped = {p.relative_to(gx).as_posix() for p in gx.rglob("*") if p.is_file()}
+    # The pages, and of GE's static folder only what the pages link to.
+    assert shipped == {
+        "index.html",
+        "expectations/fct_notes.html",
+        "validations/fct_notes/run-1/20240101T000000.000000Z/f.html",
+        "static/images/favicon.ico",
+    }
+    manifest = release.manifest
+    assert manifest["docs"] == {"great_expectations": "docs/gx/index.html"}
+    assert {f"docs/gx/{name}" for name in shipped} <= set(manifest["files"])
+    # The check points at its page inside the release, not at the working site.
+    [check] = manifest["checks"]
+    assert (
+        check["data_docs"] == "docs/gx/validations/fct_notes/run-1/20240101T000000.000000Z/f.html"
+    )
+    assert (release.path / check["data_docs"]).is_file()
+    html = (release.path / QUALITY_REPORT).read_text()
+    assert '<a href="docs/gx/index.html">Great Expectations Data Docs</a>' in html
+    assert f'<a href="{check["data_docs"]}">' in html
+    assert verify_release(release) == []
+
+
+def test_a_data_docs_page_outside_the_shipped_site_is_refused(home, tmp_path):
+    site, _ = make_data_docs_site(tmp_path / "gx-site")
+    _, elsewhere = make_data_docs_site(tmp_path / "another-run")
+    checks = [{**PASSED[0], "data_docs": str(elsewhere)}]
+    with pytest.raises(ValueError, match="not in the shipped site"):
+        build_release(home, MARTS, checks, benchmark_report=False, gx_docs=site)
+    with pytest.raises(ValueError, match="not in the shipped site"):
+        build_release(home, MARTS, checks, benchmark_report=False)
+    assert current_release(home) is None
