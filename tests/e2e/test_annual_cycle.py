@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -320,6 +321,11 @@ def test_release_ships_the_gate_data_docs_of_its_run(cycle):
     assert all(f'<a href="{c["data_docs"]}">' in quality for c in gate.values())
     # The static assets GE's pages do not use are left out of the release.
     assert not [f for f in manifest["files"] if f.startswith("docs/gx/static/fonts")]
+    # Shipped pages open offline and fetch nothing (GE's templates use CDNs and an S3 logo).
+    external = re.compile(r"""<(?:script|link|img)\b[^>]*\b(?:src|href)=["']https?://""")
+    for shipped in (current / "docs" / "gx").rglob("*.html"):
+        html = shipped.read_text()
+        assert "<script" not in html and not external.search(html), shipped
 
 
 def test_gx_data_docs_asset_and_check_metadata_link_the_pages(cycle):
