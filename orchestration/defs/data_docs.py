@@ -9,6 +9,9 @@ kinds in Dagster, so this asset is where `great_expectations` shows in the asset
 the release depends on it and ships the same site as `docs/gx/`.
 """
 
+import shutil
+from pathlib import Path
+
 import dagster as dg
 
 from orchestration.defs.publish import gate_results
@@ -21,6 +24,27 @@ from orchestration.defs.quality import (
 )
 from orchestration.defs.resources import HomeResource
 from orchestration.markdown import markdown_table
+
+# Each run's working site is ~5 MB (GE copies its static folder into every site) and the inbox
+# sensor starts a run per file: keep the sites of the latest runs only. Releases keep their own.
+KEEP_RUN_SITES = 20
+
+
+def prune_run_sites(
+    root: Path, keep: int = KEEP_RUN_SITES, current: str | None = None
+) -> list[str]:
+    """Delete all but the `keep` newest run sites under `root` (never `current`); names removed."""
+    if not root.is_dir():
+        return []
+    sites = sorted(
+        (p for p in root.iterdir() if p.is_dir() and p.name != current),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    removed = sites[max(keep - (current is not None), 0) :]
+    for site in removed:
+        shutil.rmtree(site, ignore_errors=True)
+    return [p.name for p in removed]
 
 
 @dg.asset(
@@ -50,6 +74,11 @@ def gx_data_docs(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Ma
     pages = gate_data_docs_pages(checks, site_dir)
     if not site.index.is_file():
         raise DataDocsMissing(f"Great Expectations wrote no index page in {site_dir}")
+    pruned = prune_run_sites(home.home.gx_data_docs, current=run_id)
+    if pruned:
+        context.log.info(
+            f"removed the Data Docs of {len(pruned)} older runs (kept {KEEP_RUN_SITES})"
+        )
     return dg.MaterializeResult(
         metadata={
             "index": dg.MetadataValue.path(str(site.index)),

@@ -297,3 +297,40 @@ def test_a_data_docs_page_outside_the_shipped_site_is_refused(home, tmp_path):
     with pytest.raises(ValueError, match="not in the shipped site"):
         build_release(home, MARTS, checks, benchmark_report=False)
     assert current_release(home) is None
+
+
+def test_offline_page_fetches_nothing_and_lists_the_validations():
+    from orchestration.publishing import offline_page
+
+    page = (
+        "<html><head><title>Data Docs</title>"
+        '<link rel="stylesheet" href="https://maxcdn.bootstrapcdn.com/bootstrap.min.css">'
+        '<link rel="icon" href="static/images/favicon.ico">'
+        '<script src="https://code.jquery.com/jquery-3.7.1.min.js"></script>'
+        "<script>\n$('#table').bootstrapTable({data: []});\n</script>"
+        "</head><body class='x'>"
+        '<img src="https://great-expectations-web-assets.s3.amazonaws.com/logo.png?d=1">'
+        "<table><tr><td>kept</td></tr></table></body></html>"
+    )
+    offline = offline_page(page, [("mart_benchmark / 2026", "validations/a&b.html")])
+    assert "https://" not in offline and "<script" not in offline
+    assert 'href="static/images/favicon.ico"' in offline  # local files stay
+    assert "<td>kept</td>" in offline and "<style>" in offline
+    assert "<body class='x'><div class=\"mhbench-offline\">" in offline
+    assert '<a href="validations/a&amp;b.html">mart_benchmark / 2026</a>' in offline
+
+
+def test_prune_run_sites_keeps_the_newest_and_the_current(tmp_path):
+    import os
+
+    from orchestration.defs.data_docs import prune_run_sites
+
+    for age, name in enumerate(["run-e", "run-d", "run-c", "run-b", "run-a"]):
+        site = tmp_path / name / "site"
+        site.mkdir(parents=True)
+        (site / "index.html").write_text(name)
+        os.utime(tmp_path / name, (1_000_000 - age * 60, 1_000_000 - age * 60))
+    # run-a is the oldest, but it is the run being materialized
+    assert sorted(prune_run_sites(tmp_path, keep=3, current="run-a")) == ["run-b", "run-c"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run-a", "run-d", "run-e"]
+    assert prune_run_sites(tmp_path / "missing") == []
