@@ -16,10 +16,13 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from orchestration.dbt_manifest import DBT_PROJECT_DIR, dbt_executable, ensure_manifest
 from orchestration.defs.resources import DUCKDB_WRITER_POOL
 
+# The manifest is re-parsed here when a file of the dbt project changed, in every process and
+# under `dagster dev` too (a reload picks up dbt edits). So no `dbt_project.prepare_if_dev()`:
+# under `dagster dev` it would run `dbt parse` (plus `dbt --version`) on every load, even with
+# nothing changed: tens of seconds per load on this machine.
 ensure_manifest()
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-dbt_project.prepare_if_dev()
 
 
 class LayerTranslator(DagsterDbtTranslator):
