@@ -24,6 +24,10 @@ test_load_time.py and by the annual cycle in tests/e2e/test_annual_cycle.py):
 dbt-core stays installed: it is the `dbt` executable, and `dbt parse`/`dbt docs` run as
 subprocesses. Only the Dagster processes (code server, runs, `mhbench run`) do without it.
 If something imported dbt earlier in the process, dagster_dbt is imported as usual.
+
+In the code location, import dagster-dbt from here, never `dagster_dbt` first (the test
+fails if dbt-core gets loaded). After a dagster-dbt upgrade, the tests above say whether its
+no-dbt-core path still behaves as here.
 """
 
 from __future__ import annotations
