@@ -15,7 +15,20 @@ from pathlib import Path
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
-_WATCHED = ("models", "seeds", "macros", "tests", "dbt_project.yml", "profiles.yml")
+# Every file dbt parses (the code location relies on this instead of DbtProject.prepare_if_dev).
+_WATCHED = (
+    "models",
+    "seeds",
+    "macros",
+    "tests",
+    "snapshots",
+    "analyses",
+    "dbt_project.yml",
+    "profiles.yml",
+    "packages.yml",
+    "dependencies.yml",
+    "selectors.yml",
+)
 
 
 def dbt_env() -> dict[str, str]:

@@ -11,15 +11,24 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from orchestration.dagster_dbt_light import (
+    DagsterDbtTranslator,
+    DbtCliResource,
+    DbtProject,
+    MhbenchDbtCliResource,
+    dbt_assets,
+)
 from orchestration.dbt_manifest import DBT_PROJECT_DIR, dbt_executable, ensure_manifest
 from orchestration.defs.resources import DUCKDB_WRITER_POOL
 
+# The manifest is re-parsed here when a file of the dbt project changed, in every process and
+# under `dagster dev` too (a reload picks up dbt edits). So no `dbt_project.prepare_if_dev()`:
+# under `dagster dev` it would run `dbt parse` (plus `dbt --version`) on every load, even with
+# nothing changed: tens of seconds per load on this machine.
 ensure_manifest()
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-dbt_project.prepare_if_dev()
 
 
 class LayerTranslator(DagsterDbtTranslator):
@@ -52,7 +61,9 @@ translator = LayerTranslator()
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=translator,
-    exclude="test_type:unit",
+    # No select/exclude: without dbt-core in the process (orchestration/dagster_dbt_light.py)
+    # dagster-dbt cannot evaluate them. dbt unit tests are not manifest nodes, so they never
+    # were assets or checks; they are excluded from the `dbt build` below.
     pool=DUCKDB_WRITER_POOL,
 )
 def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
@@ -72,7 +83,7 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(
+    return MhbenchDbtCliResource(
         project_dir=dbt_project,
         profiles_dir=str(DBT_PROJECT_DIR),
         dbt_executable=dbt_executable(),

@@ -351,3 +351,32 @@ def test_gx_data_docs_asset_and_check_metadata_link_the_pages(cycle):
         assert page.relative_to(index.parent).as_posix() in docs.metadata["pages"].value
     shipped = Path(release.metadata["gx_data_docs"].value)
     assert shipped.is_file() and shipped.parts[-3:] == ("docs", "gx", "index.html")
+
+
+def test_dbt_step_materializes_every_model_and_reports_every_test(cycle):
+    """The dbt step of the run, as Dagster recorded it: dbt runs as a subprocess streaming its
+    events, with dbt-core kept out of the Dagster process (orchestration/dagster_dbt_light.py)."""
+    import dagster as dg
+
+    from orchestration.defs.dbt import mhbench_dbt_assets
+
+    instance = dg.DagsterInstance.from_config(str(cycle.home / "dagster"))
+    try:
+        [run] = instance.get_runs(limit=1)
+        records = [r for r in instance.all_logs(run.run_id) if r.step_key == "mhbench_dbt_assets"]
+    finally:
+        instance.dispose()
+    events = [r.dagster_event for r in records if r.dagster_event]
+    materialized = {e.asset_key for e in events if e.is_step_materialization}
+    checked = {
+        e.event_specific_data.asset_check_key: e.event_specific_data
+        for e in events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    }
+    assert materialized == set(mhbench_dbt_assets.keys)
+    assert set(checked) == set(mhbench_dbt_assets.check_keys)
+    assert all(evaluation.passed for evaluation in checked.values())
+    messages = [r.user_message for r in records]
+    [command] = [m for m in messages if m.startswith("Running dbt command")]
+    assert "dbt build --exclude test_type:unit" in command
+    assert not [m for m in messages if "dbt adapter" in m]
