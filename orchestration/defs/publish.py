@@ -42,6 +42,10 @@ _METADATA_FIELDS = (
 )
 
 
+# How far back to look for a run's own check evaluations among those of concurrent runs.
+_HISTORY_LIMIT = 200
+
+
 class GateNotPassed(Exception):
     """A blocking quality check did not pass: nothing is published."""
 
@@ -70,7 +74,17 @@ def gate_results(instance: dg.DagsterInstance, run_id: str | None = None) -> lis
     With `run_id`, an evaluation from another run counts as not run.
     """
     keys = GATE_CHECK_KEYS + WARNING_CHECK_KEYS
-    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+    storage = instance.event_log_storage
+    if run_id is None:
+        latest = storage.get_latest_asset_check_execution_by_key(keys)
+    else:
+        # this run's own evaluation, even if a concurrent run (the inbox sensor starts one per
+        # file) evaluated the same check after it
+        latest = {}
+        for key in keys:
+            history = storage.get_asset_check_execution_history(key, limit=_HISTORY_LIMIT)
+            ours = [record for record in history if record.run_id == run_id]
+            latest[key] = ours[0] if ours else (history[0] if history else None)
     results = [
         _check_result(key, latest.get(key), run_id, blocking=key in GATE_CHECK_KEYS) for key in keys
     ]

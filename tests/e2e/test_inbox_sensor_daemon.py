@@ -45,6 +45,23 @@ CHECK_EXECUTIONS = """
 """
 
 
+FAILURES = """
+query($id: ID!) { logsForRun(runId: $id) { __typename ... on EventConnection { events {
+    __typename
+    ... on ExecutionStepFailureEvent { stepKey error { message } }
+    ... on RunFailureEvent { message } } } } }
+"""
+
+
+def _failures(server, run_id: str) -> list[str]:
+    events = server.graphql(FAILURES, {"id": run_id})["logsForRun"]["events"]
+    return [
+        f"{e.get('stepKey') or 'run'}: {(e.get('error') or {}).get('message') or e.get('message')}"
+        for e in events
+        if e["__typename"] in {"ExecutionStepFailureEvent", "RunFailureEvent"}
+    ]
+
+
 def _runs(server) -> list[dict]:
     runs = server.graphql(RUNS)["runsOrError"]["results"]
     return [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]}} for r in runs]
@@ -79,7 +96,10 @@ def test_a_run_per_new_file_for_its_partition(tmp_path):
         by_key = {r["tags"]["dagster/run_key"]: r for r in runs}
         assert set(by_key) == {file_sha256(return_file), file_sha256(scan)}
         assert {r["jobName"] for r in runs} == {"refresh_returns"}
-        assert {r["status"] for r in runs} == {"SUCCESS"}, "a rejected file is not a crashed run"
+        failed = {
+            r["runId"]: _failures(server, r["runId"]) for r in runs if r["status"] != "SUCCESS"
+        }
+        assert not failed, f"a rejected file is not a crashed run: {failed}"
         assert by_key[file_sha256(return_file)]["tags"]["dagster/partition"] == "2023|SE"
         assert by_key[file_sha256(scan)]["tags"]["dagster/partition"] == "2023|unidentified"
 

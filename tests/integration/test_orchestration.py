@@ -233,3 +233,46 @@ def test_templates_and_collection_status(home):
     report = (home.reports / "collection-status-2024.md").read_text()
     assert "| SE | Sweden | received |" in report
     assert "| NO | Norway | not submitted |" in report
+
+
+def test_gate_results_are_the_runs_own_when_runs_overlap():
+    """The inbox sensor starts a run per file: a run's gate must be judged on its own checks,
+    even when a concurrent run evaluated the same checks after it."""
+    from orchestration.defs.publish import GATE_CHECK_KEYS, gate_results
+
+    def gate(passed: bool) -> list[dg.AssetsDefinition]:
+        @dg.multi_asset(
+            specs=[dg.AssetSpec(key.asset_key) for key in GATE_CHECK_KEYS],
+            check_specs=[
+                dg.AssetCheckSpec(key.name, asset=key.asset_key) for key in GATE_CHECK_KEYS
+            ],
+        )
+        def marts():
+            for key in GATE_CHECK_KEYS:
+                yield dg.MaterializeResult(asset_key=key.asset_key)
+                yield dg.AssetCheckResult(
+                    asset_key=key.asset_key, check_name=key.name, passed=passed
+                )
+
+        return [marts]
+
+    with dg.instance_for_test() as instance:
+        ours = dg.materialize(gate(passed=True), instance=instance)
+        later = dg.materialize(gate(passed=False), instance=instance)
+        mine = gate_results(instance, run_id=ours.run_id)
+        assert {c["status"] for c in mine if c["blocking"]} == {"SUCCEEDED"}
+        assert {c["run_id"] for c in mine if c["blocking"]} == {ours.run_id}
+        theirs = gate_results(instance, run_id=later.run_id)
+        assert {c["status"] for c in theirs if c["blocking"]} == {"FAILED"}
+        # without a run: the latest evaluation, whichever run made it
+        assert {c["run_id"] for c in gate_results(instance) if c["blocking"]} == {later.run_id}
+        # a run that evaluated nothing has nothing of its own
+        other = dg.materialize([_a_plain_asset], instance=instance)
+        assert {c["status"] for c in gate_results(instance, run_id=other.run_id)} == {
+            "NOT_RUN_IN_THIS_RUN"
+        }
+
+
+@dg.asset
+def _a_plain_asset() -> None:
+    return None
