@@ -1,6 +1,10 @@
+{{ config(materialized="ephemeral") }}
 -- Submitted items kept out of the release: every item involved in an error finding of the
 -- submission that counts. fct_return_values suppresses them and fct_indicator_values every
 -- indicator computed from them (suppression_reason 'validation_error').
+-- Ephemeral: a few hundred rows aggregated inside the two marts that read them, rather than a
+-- table of its own between the findings and those marts (one dbt node less on the path every
+-- published mart waits for).
 select
     submission_id,
     participant_code,
