@@ -5,11 +5,9 @@
 with failed as (
     select * from {{ ref('int_rule_item_checks') }}
     union all by name
-    select * from {{ ref('int_rule_indicator_ranges') }}
+    select * from {{ ref('int_rule_indicator_checks') }}
     union all by name
     select * from {{ ref('int_rule_year_on_year') }}
-    union all by name
-    select * from {{ ref('int_rule_peer_outliers') }}
     union all by name
     select * from {{ ref('int_rule_completeness') }}
 )
