@@ -1,7 +1,10 @@
+{{ config(materialized="ephemeral") }}
 -- Every content rule that failed for a submission that counts, one row per submission, rule
 -- and subject (the item or indicator the finding is about). A warning is explained when the
 -- submitter commented on an item involved; an error cannot be explained away: it blocks the
 -- items involved (int_validation_blocked_items) until a corrected return arrives.
+-- Ephemeral: materialized once, as mart_validation_findings, which the data quality mart and
+-- the blocked items read (one table less between the rules and the published marts).
 with failed as (
     select * from {{ ref('int_rule_item_checks') }}
     union all by name
