@@ -47,7 +47,6 @@ RULE_MODELS = [
     "int_rule_indicator_checks",
     "int_rule_year_on_year",
     "int_rule_completeness",
-    "int_validation_findings",
     "int_validation_blocked_items",
     "mart_validation_findings",
     "mart_data_quality",
