@@ -13,7 +13,7 @@
 -- texts of a finding are written once, for the failed rules only.
 with rules as (
     select *
-    from {{ ref('int_validation_rules') }}
+    from ({{ normalised_validation_rules(ref('validation_rules')) }}) as r
     where subject = 'indicator' and kind in ('range', 'peer_outlier', 'year_on_year')
 ),
 

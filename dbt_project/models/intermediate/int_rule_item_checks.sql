@@ -7,7 +7,7 @@
 -- submission x rule were most of the cost of content validation.
 with rules as (
     select *
-    from {{ ref('int_validation_rules') }}
+    from ({{ normalised_validation_rules(ref('validation_rules')) }}) as r
     where subject = 'item' and kind in ('range', 'comparison', 'total')
 ),
 
@@ -25,8 +25,7 @@ operands as (
         v.comment,
         v.is_person_count
     from {{ ref('int_latest_submissions') }} as s
-    cross join {{ ref('int_validation_rule_operands') }} as o
-    inner join rules as r on o.rule_id = r.rule_id
+    cross join ({{ validation_rule_operands('rules') }}) as o
     left join {{ ref('int_return_values_latest') }} as v
         on s.submission_id = v.submission_id
         and o.item_code = v.item_code

@@ -7,7 +7,7 @@
 -- (int_rule_indicator_checks).
 with rules as (
     select *
-    from {{ ref('int_validation_rules') }}
+    from ({{ normalised_validation_rules(ref('validation_rules')) }}) as r
     where kind = 'year_on_year' and subject = 'item'
 ),
 
