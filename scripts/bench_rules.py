@@ -1,10 +1,10 @@
 """Cost of content validation: dbt build of the marts with and without the rule models.
 
-Synthetic data at scale: 50 participants x 10 collection years (500 accepted returns, every
-dictionary item), written straight into raw.* of a temporary warehouse, with synthetic
-participants / population / PPP / calendar seeds in a temporary copy of the dbt project.
-Each synthetic participant reuses the sample values of a real one (scaled), and about 2 % of
-values are perturbed so that every rule kind produces findings.
+Synthetic data at scale from scripts/synthetic_scale.py (shared with bench_dbt_scale.py): 50
+participants x 10 collection years (500 accepted returns, every dictionary item) in raw.* of a
+temporary warehouse, with synthetic participants / population / PPP / calendar seeds in a
+temporary copy of the dbt project. 1.5 % of the submitted values are perturbed (outliers and NK)
+so that every rule kind produces findings.
 
 After one warm-up build, `dbt build --exclude test_type:unit` is timed with the rule models
 (full build) and without them (`--exclude` the rule, findings and data quality models and
@@ -16,17 +16,13 @@ bench-results/bench_rules.json.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import random
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -34,144 +30,27 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from synthetic_scale import prepare  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from ingestion.dictionary import load_dictionary  # noqa: E402
-from ingestion.registry import ensure_schema  # noqa: E402
-from ingestion.sample import sample_values  # noqa: E402
-
 console = Console()
 N_PARTICIPANTS = 50
-YEARS = list(range(2015, 2025))
+N_YEARS = 10
+PERTURBED = 0.015
 RULE_MODELS = [
     "validation_rules",
     "int_validation_rules",
     "int_validation_rule_operands",
     "int_rule_item_checks",
-    "int_rule_indicator_ranges",
+    "int_rule_indicator_checks",
     "int_rule_year_on_year",
-    "int_rule_peer_outliers",
     "int_rule_completeness",
-    "int_validation_findings",
     "int_validation_blocked_items",
     "mart_validation_findings",
     "mart_data_quality",
 ]
-
-
-def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
-def _prepare(tmp: Path) -> tuple[Path, Path, int]:
-    """A copy of the dbt project with synthetic seeds, and a warehouse with raw data."""
-    project = tmp / "dbt_project"
-    shutil.copytree(
-        REPO / "dbt_project",
-        project,
-        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
-    )
-    dictionary = load_dictionary()
-    real = sorted(dictionary.participants)
-    rng = random.Random(2024)
-    participants, population, ppp, calendar = [], [], [], []
-    plan = []  # (code, year, base participant, base year, scale)
-    for i in range(N_PARTICIPANTS):
-        code = f"X{i:02d}"
-        base = real[i % len(real)]
-        scale = rng.uniform(0.5, 2.0)
-        info = dictionary.participants[base]
-        participants.append(
-            [code, f"Synthetic {i}", info.currency, info.fiscal_year_start_month, f"group_{i % 5}"]
-        )
-        for y, year in enumerate(YEARS):
-            base_year = 2019 + y % 6
-            for band in ("0-17", "18-64", "65+", "all"):
-                population.append(
-                    [
-                        code,
-                        year,
-                        band,
-                        round(dictionary.population[(base, base_year, band)] * scale),
-                    ]
-                )
-            ppp.append([code, year, dictionary.ppp[(base, base_year)]])
-            plan.append((code, year, base, base_year, scale))
-    for year in YEARS:
-        calendar.append([year, f"{year + 1}-03-01", f"{year + 1}-06-30", f"{year + 1}-10-15"])
-    seeds = project / "seeds"
-    _write_csv(
-        seeds / "participants.csv",
-        [
-            "participant_code",
-            "participant_name",
-            "currency",
-            "fiscal_year_start_month",
-            "peer_group",
-        ],
-        participants,
-    )
-    _write_csv(
-        seeds / "population.csv", ["participant_code", "year", "age_band", "population"], population
-    )
-    _write_csv(seeds / "ppp.csv", ["participant_code", "year", "ppp_per_usd"], ppp)
-    _write_csv(
-        seeds / "collection_calendar.csv", ["year", "opens", "deadline", "publication"], calendar
-    )
-
-    warehouse = tmp / "home" / "warehouse" / "build.duckdb"
-    warehouse.parent.mkdir(parents=True)
-    submissions, values = [], []
-    cache: dict[tuple[str, int], dict] = {}
-    for n, (code, year, base, base_year, scale) in enumerate(plan):
-        if (base, base_year) not in cache:
-            cache[(base, base_year)] = sample_values(base, base_year, dictionary=dictionary)
-        sid = f"{n:016x}"
-        submissions.append(
-            (
-                sid,
-                sid * 4,
-                f"{code}_{year}.csv",
-                f"archive/{sid}.csv",
-                year,
-                datetime(year + 1, 5, 1 + n % 28),
-                "csv",
-                code,
-                year,
-                "accepted",
-                0,
-                0,
-                "[]",
-            )
-        )
-        for line, item in enumerate(dictionary.items, start=2):
-            value = cache[(base, base_year)].get(item)
-            flag = None
-            if value is None:
-                flag = "NA"
-            else:
-                value = round(value * scale, 1)
-                roll = rng.random()
-                if roll < 0.01:
-                    value = round(value * rng.choice([3.0, 0.2]), 1)  # outliers, broken rules
-                elif roll < 0.015:
-                    value, flag = None, "NK"
-            values.append((sid, code, year, item, value, flag, None, f"line {line}"))
-    with duckdb.connect(str(warehouse)) as con:
-        ensure_schema(con)
-        con.executemany(
-            "insert into raw.submissions (submission_id, file_sha256, original_filename, "
-            "archive_path, inbox_year, received_at, file_format, participant_code, "
-            "collection_year, status, error_count, warning_count, issues_json) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            submissions,
-        )
-        con.executemany("insert into raw.return_values values (?, ?, ?, ?, ?, ?, ?, ?)", values)
-    return project, warehouse, len(values)
 
 
 def _dbt(project: Path, home: Path, target: Path, *args: str) -> dict[str, float]:
@@ -216,9 +95,10 @@ def _dbt(project: Path, home: Path, target: Path, *args: str) -> dict[str, float
 def main(runs: int = typer.Option(3, help="Timed builds of each variant (medians reported).")):
     with tempfile.TemporaryDirectory(prefix="mhbench-bench-rules-") as name:
         tmp = Path(name)
-        with console.status("generating 50 participants x 10 years"):
-            project, warehouse, n_values = _prepare(tmp)
-        home, target = warehouse.parent.parent, tmp / "target"
+        with console.status(f"generating {N_PARTICIPANTS} participants x {N_YEARS} years"):
+            scale = prepare(tmp, N_PARTICIPANTS, N_YEARS, perturb=PERTURBED)
+        project, warehouse, n_values = scale.project, scale.warehouse, scale.return_values
+        home, target = scale.home, tmp / "target"
         base = ["build", "--exclude", "test_type:unit"]
         without = [*base, *RULE_MODELS]
         with console.status("warm-up build"):
@@ -250,7 +130,7 @@ def main(runs: int = typer.Option(3, help="Timed builds of each variant (medians
     rule_share = round(100 * with_["rule_node_s"] / with_["node_s"], 1)
     result = {
         "participants": N_PARTICIPANTS,
-        "years": len(YEARS),
+        "years": N_YEARS,
         "return_values": n_values,
         "rules": rules,
         "findings": findings,
@@ -262,7 +142,7 @@ def main(runs: int = typer.Option(3, help="Timed builds of each variant (medians
     out = REPO / "bench-results" / "bench_rules.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
-    table = Table(title=f"dbt build, {N_PARTICIPANTS} participants x {len(YEARS)} years (medians)")
+    table = Table(title=f"dbt build, {N_PARTICIPANTS} participants x {N_YEARS} years (medians)")
     for column in ("variant", "nodes", "wall s", "dbt elapsed s", "node s", "rule node s"):
         table.add_column(column, justify="right")
     for key in ("without_rules", "with_rules"):

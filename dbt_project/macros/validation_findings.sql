@@ -79,10 +79,34 @@
     end
 {%- endmacro %}
 
-{#- "(from AA_OBD 1234 and AA_ABD 1000)" -#}
-{% macro indicator_inputs_text(v) -%}
+{#- "(from AA_OBD 1234 and AA_ABD 1000)", from the lists items_involved and values_involved. -#}
+{% macro inputs_text(items_involved, values_involved) -%}
     '(from ' || array_to_string(list_transform(
-        list_zip({{ indicator_items_involved(v) }}, {{ indicator_values_involved(v) }}),
-        lambda p: p[1] || ' ' || p[2]
+        list_zip({{ items_involved }}, {{ values_involved }}), lambda p: p[1] || ' ' || p[2]
     ), ' and ') || ')'
+{%- endmacro %}
+
+{#- Year-on-year rules (items and indicators): the change from `prev` to `cur` in %, null
+    when `prev` is 0; whether it exceeds threshold_pct (from 0, any change does); the message. -#}
+{% macro change_pct(cur, prev) -%}
+    case when {{ prev }} <> 0 then ({{ cur }} - {{ prev }}) / abs({{ prev }}) * 100 end
+{%- endmacro %}
+
+{% macro change_exceeded(cur, prev, threshold_pct) -%}
+    case
+        when {{ prev }} = 0 then {{ cur }} <> 0
+        else abs({{ cur }} - {{ prev }}) / abs({{ prev }}) * 100 > {{ threshold_pct }}
+    end
+{%- endmacro %}
+
+{% macro change_message(subject_code, change_pct, previous_shown, current_shown, collection_year, threshold_pct) -%}
+    {{ subject_code }} || ' changed '
+    || case
+        when {{ change_pct }} is null then ''
+        else 'by ' || case when {{ change_pct }} > 0 then '+' else '' end
+            || cast(round({{ change_pct }}, 1) as varchar) || '% '
+    end
+    || 'from ' || {{ previous_shown }} || ' (' || cast({{ collection_year }} - 1 as varchar) || ') to '
+    || {{ current_shown }} || ' (' || cast({{ collection_year }} as varchar) || '): more than '
+    || {{ fmt_number(threshold_pct) }} || '% needs a comment'
 {%- endmacro %}

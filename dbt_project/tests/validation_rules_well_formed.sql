@@ -5,12 +5,13 @@
     the seed makes this test one of them (it otherwise reads the seed through ephemeral models). -#}
 -- Every content validation rule (seeds/validation_rules.csv) is well formed: one row per
 -- problem, with the rule and what is wrong, so a domain expert's typo fails the build early.
+-- The rules as the rule models read them (macros/validation_rules.sql).
 with rules as (
-    select * from {{ ref('int_validation_rules') }}
+    {{ normalised_validation_rules(ref('validation_rules')) }}
 ),
 
 operand_codes as (
-    select rule_id, item_code from {{ ref('int_validation_rule_operands') }}
+    select rule_id, item_code from ({{ validation_rule_operands('rules') }}) as o
 ),
 
 problems as (

@@ -5,7 +5,7 @@
 -- the rule, so the missing_value_strategy does not apply (NEVER_SKIP).
 with rules as (
     select *
-    from {{ ref('int_validation_rules') }}
+    from ({{ normalised_validation_rules(ref('validation_rules')) }}) as r
     where kind = 'completeness'
 ),
 
@@ -15,8 +15,7 @@ scope as (
     inner join {{ ref('data_items') }} as i on r.left_side is null and i.mandatory
     union
     select o.rule_id, o.item_code
-    from {{ ref('int_validation_rule_operands') }} as o
-    inner join rules as r on o.rule_id = r.rule_id
+    from ({{ validation_rule_operands('rules') }}) as o
 )
 
 select

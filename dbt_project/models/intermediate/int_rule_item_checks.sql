@@ -2,9 +2,12 @@
 -- Range, comparison and total rules on submitted items, evaluated for every submission that
 -- counts. One row per failed (and not skipped) rule. A missing value (blank, NA, NK, no row)
 -- skips the rule or counts as 0, as its missing_value_strategy says.
+-- Every rule is judged on numbers alone; the texts of a finding (values as shown, comments)
+-- are put together only for the few rules that failed: ordered text aggregates over every
+-- submission x rule were most of the cost of content validation.
 with rules as (
     select *
-    from {{ ref('int_validation_rules') }}
+    from ({{ normalised_validation_rules(ref('validation_rules')) }}) as r
     where subject = 'item' and kind in ('range', 'comparison', 'total')
 ),
 
@@ -18,12 +21,11 @@ operands as (
         o.position,
         o.item_code,
         v.value,
+        v.flag,
         v.comment,
-        {{ shown_value('v.value', 'v.flag', 'v.is_person_count') }} as shown,
-        coalesce({{ is_small_count('v.value', 'v.is_person_count') }}, false) as masked
+        v.is_person_count
     from {{ ref('int_latest_submissions') }} as s
-    cross join {{ ref('int_validation_rule_operands') }} as o
-    inner join rules as r on o.rule_id = r.rule_id
+    cross join ({{ validation_rule_operands('rules') }}) as o
     left join {{ ref('int_return_values_latest') }} as v
         on s.submission_id = v.submission_id
         and o.item_code = v.item_code
@@ -39,18 +41,8 @@ sides as (
         sum(value) filter (where side = 'right') as right_sum,
         count(*) filter (where side = 'left') as n_left,
         count(*) filter (where side = 'right') as n_right,
-        coalesce(bool_or(masked) filter (where side = 'left'), false) as left_masked,
-        coalesce(bool_or(masked) filter (where side = 'right'), false) as right_masked,
         count(*) as n_values,
-        count(value) as n_present,
-        string_agg(item_code || ' (' || shown || ')', ' + ' order by position)
-            filter (where side = 'left') as left_text,
-        string_agg(item_code || ' (' || shown || ')', ' + ' order by position)
-            filter (where side = 'right') as right_text,
-        list(item_code order by side, position) as items_involved,
-        list(shown order by side, position) as values_involved,
-        string_agg(item_code || ': ' || comment, '; ' order by side, position) as comments,
-        first(item_code order by side, position) as subject_code
+        count(value) as n_present
     from operands
     group by submission_id, participant_code, collection_year, rule_id
 ),
@@ -72,9 +64,10 @@ evaluated as (
     inner join rules as r on s.rule_id = r.rule_id
 ),
 
-judged as (
-    select
-        *,
+failed as (
+    select *
+    from evaluated
+    where not skipped and not coalesce(
         case kind
             when 'range' then {{ in_range('lhs', 'min_value', 'max_value') }}
             when 'comparison' then case operator
@@ -85,17 +78,62 @@ judged as (
                 when '=' then lhs = rhs
             end
             when 'total' then abs(lhs - total) <= tolerance_pct / 100 * abs(total)
-        end as passed,
-        left_text || case
-            when n_left > 1 and not left_masked then ' = ' || {{ fmt_number('lhs') }} else ''
+        end,
+        false
+    )
+),
+
+failed_operands as (
+    select
+        o.*,
+        {{ shown_value('o.value', 'o.flag', 'o.is_person_count') }} as shown,
+        coalesce({{ is_small_count('o.value', 'o.is_person_count') }}, false) as masked
+    from operands as o
+    semi join failed as f
+        on o.submission_id = f.submission_id
+        and o.rule_id = f.rule_id
+),
+
+texts as (
+    select
+        submission_id,
+        rule_id,
+        coalesce(bool_or(masked) filter (where side = 'left'), false) as left_masked,
+        coalesce(bool_or(masked) filter (where side = 'right'), false) as right_masked,
+        string_agg(item_code || ' (' || shown || ')', ' + ' order by position)
+            filter (where side = 'left') as left_text,
+        string_agg(item_code || ' (' || shown || ')', ' + ' order by position)
+            filter (where side = 'right') as right_text,
+        list(item_code order by side, position) as items_involved,
+        list(shown order by side, position) as values_involved,
+        string_agg(item_code || ': ' || comment, '; ' order by side, position) as comments,
+        first(item_code order by side, position) as subject_code
+    from failed_operands
+    group by submission_id, rule_id
+),
+
+judged as (
+    select
+        f.*,
+        t.subject_code,
+        t.items_involved,
+        t.values_involved,
+        t.comments,
+        t.right_text,
+        t.left_text || case
+            when f.n_left > 1 and not t.left_masked then ' = ' || {{ fmt_number('f.lhs') }} else ''
         end as left_expression,
-        case when factor <> 1 then {{ fmt_number('factor') }} || ' × ' else '' end
-        || right_text
+        case when f.factor <> 1 then {{ fmt_number('f.factor') }} || ' × ' else '' end
+        || t.right_text
         || case
-            when (n_right > 1 or factor <> 1) and not right_masked then ' = ' || {{ fmt_number('rhs') }}
+            when (f.n_right > 1 or f.factor <> 1) and not t.right_masked
+                then ' = ' || {{ fmt_number('f.rhs') }}
             else ''
         end as right_expression
-    from evaluated
+    from failed as f
+    inner join texts as t
+        on f.submission_id = t.submission_id
+        and f.rule_id = t.rule_id
 )
 
 select
@@ -114,4 +152,3 @@ select
     end as message,
     comments
 from judged
-where not skipped and not coalesce(passed, false)
