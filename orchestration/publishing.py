@@ -253,6 +253,7 @@ _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.DOTALL | re.IGNORECASE)
 _EXTERNAL_TAG = re.compile(
     r"""<(?:link|img|iframe)\b[^>]*\b(?:href|src)=["']https?://[^>]*>""", re.IGNORECASE
 )
+_EXTERNAL_CSS_URL = re.compile(r"""url\(\s*['"]?https?://[^)]*\)""", re.IGNORECASE)
 _OFFLINE_STYLE = """<style>
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5rem;color:#1f2933}
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #cbd2d9;padding:.25rem .5rem;
@@ -269,6 +270,7 @@ def offline_page(html: str, links: list[tuple[str, str]] | None = None) -> str:
     relative href) are listed at the top, for the index, whose table GE renders in JavaScript.
     """
     html = _EXTERNAL_TAG.sub("", _SCRIPT.sub("", html))
+    html = _EXTERNAL_CSS_URL.sub("none", html)  # e.g. GE's dark-mode logo from S3
     html = re.sub(r"</head>", _OFFLINE_STYLE + "</head>", html, count=1, flags=re.IGNORECASE)
     if links:
         items = "".join(

@@ -326,6 +326,7 @@ def test_release_ships_the_gate_data_docs_of_its_run(cycle):
     for shipped in (current / "docs" / "gx").rglob("*.html"):
         html = shipped.read_text()
         assert "<script" not in html and not external.search(html), shipped
+        assert not re.search(r"url\(\s*['\"]?https?://", html), shipped
 
 
 def test_gx_data_docs_asset_and_check_metadata_link_the_pages(cycle):

@@ -308,6 +308,7 @@ def test_offline_page_fetches_nothing_and_lists_the_validations():
         '<link rel="icon" href="static/images/favicon.ico">'
         '<script src="https://code.jquery.com/jquery-3.7.1.min.js"></script>'
         "<script>\n$('#table').bootstrapTable({data: []});\n</script>"
+        "<style>.logo{background: url('https://s3.example/logo.png') 0 0 no-repeat;}</style>"
         "</head><body class='x'>"
         '<img src="https://great-expectations-web-assets.s3.amazonaws.com/logo.png?d=1">'
         "<table><tr><td>kept</td></tr></table></body></html>"
