@@ -37,7 +37,6 @@ def inbox_partitions(home: Home) -> dict[str, ReturnPartition]:
     """
     import duckdb
 
-    from ingestion.calendar import load_calendar
     from ingestion.partitions import partition_for, partition_of_file
     from ingestion.registry import file_sha256, inbox_files, submission_id_for
 
