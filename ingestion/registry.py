@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingestion.calendar import load_calendar
-from ingestion.home import Home
 from ingestion.partitions import ReturnPartition, partition_for, partition_of_parsed
 from ingestion.records import Issue, ParsedReturn
-from ingestion.report import write_report
+from ingestion.report import report_html_path, write_report
+from runtime.home import Home
 
 if TYPE_CHECKING:
     import duckdb
@@ -327,6 +327,10 @@ def _supersede(
         con.executemany("INSERT INTO raw.submission_events VALUES (?, ?, ?, ?)", events)
 
 
+# Renders the submitter's page from a report's JSON record; returns the page's path.
+ReportRenderer = Callable[[Path], Path]
+
+
 def register(
     con: duckdb.DuckDBPyConnection,
     home: Home,
@@ -335,11 +339,14 @@ def register(
     *,
     inbox_year: int | None,
     received_at: datetime | None = None,
+    render_report: ReportRenderer | None = None,
 ) -> Submission:
     """Archive, report and register one received file (idempotent on its bytes).
 
     If these bytes were registered before, nothing changes and the existing
-    submission is returned with `is_new=False`.
+    submission is returned with `is_new=False`. `render_report` turns the JSON report into
+    the submitter's HTML page (`reporting.submitter_report.write_html`); without it only the
+    JSON is written.
     """
     ensure_schema(con)
     path = Path(path)
@@ -363,7 +370,11 @@ def register(
     status = ACCEPTED if parsed.accepted else REJECTED
     errors = sum(1 for i in parsed.issues if i.severity == "error")
     warnings = len(parsed.issues) - errors
-    report_path = write_report(home, submission_id, path.name, sha256, parsed, status, received_at)
+    report_json = write_report(home, submission_id, path.name, sha256, parsed, status, received_at)
+    # The page for people is rendered by reporting; the registry is handed the renderer.
+    report_path = (
+        render_report(report_json) if render_report else report_html_path(home, submission_id)
+    )
 
     about = parsed.about
     participant_code = _text(about.get("participant_code"))
@@ -497,6 +508,7 @@ def ingest_inbox(
     *,
     check: Callable[..., ParsedReturn] | None = None,
     partitions: Container[ReturnPartition] | None = None,
+    render_report: ReportRenderer | None = None,
 ) -> list[Submission]:
     """Register every file in the inbox; return one Submission per file (is_new tells).
 
@@ -507,7 +519,8 @@ def ingest_inbox(
 
     With `partitions`, only the files of those partitions (collection year ×
     participant, see ingestion/partitions.py) are registered and returned; the others
-    stay in the inbox untouched for the run of their own partition.
+    stay in the inbox untouched for the run of their own partition. `render_report` is
+    passed on to `register`.
     """
     if check is None:
         from ingestion.check import check_return as check
@@ -526,7 +539,15 @@ def ingest_inbox(
             if year is None:
                 parsed.issues.append(_misplaced_issue(home, path))
             received_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-            submission = register(con, home, path, parsed, inbox_year=year, received_at=received_at)
+            submission = register(
+                con,
+                home,
+                path,
+                parsed,
+                inbox_year=year,
+                received_at=received_at,
+                render_report=render_report,
+            )
         elif partitions is not None:
             partition = partition_for(
                 submission.participant_code, year, submission.collection_year, calendar=calendar

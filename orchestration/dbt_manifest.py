@@ -7,6 +7,7 @@ so a fresh clone works and an unchanged project loads fast.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -104,3 +105,20 @@ def generate_docs(target: Path) -> Path:
             "dbt docs generate failed:\n" + (completed.stdout + completed.stderr).strip()[-4000:]
         )
     return page
+
+
+def published_marts() -> tuple[str, ...]:
+    """The models of `models/marts/` that a release publishes, read from the dbt manifest.
+
+    A mart is published unless its yml says `config: {meta: {published: false}}` (a mart the
+    team works from in the warehouse but that never leaves it).
+    """
+    manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
+    marts = [
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["fqn"][1:2] == ["marts"]
+        and (node.get("config", {}).get("meta") or node.get("meta") or {}).get("published", True)
+    ]
+    return tuple(sorted(marts))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ingestion.home import Home
+from runtime.home import Home
 
 DAGSTER_YAML = """\
 # Written by mhbench. No network at run time: telemetry off.

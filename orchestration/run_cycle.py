@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from ingestion.home import Home
+from runtime.home import Home
 
 # The console shows progress and a summary; Dagster's own log stays in the run (UI) unless it
 # is a warning or worse.

@@ -30,9 +30,9 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from demo.sample_returns import sample_values  # noqa: E402
 from ingestion.dictionary import load_dictionary  # noqa: E402
 from ingestion.registry import ensure_schema  # noqa: E402
-from ingestion.sample import sample_values  # noqa: E402
 from ingestion.template import fiscal_period  # noqa: E402
 
 PEER_GROUPS = ("group_a", "group_b", "group_c", "group_d", "group_e")

@@ -29,7 +29,7 @@ def mhbench_env(home: Path) -> dict[str, str]:
 def run_mhbench(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the real CLI in a subprocess against `home`."""
     completed = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", *args],
+        [sys.executable, "-m", "cli.app", *args],
         cwd=REPO,
         env=mhbench_env(home),
         capture_output=True,
@@ -47,15 +47,15 @@ def run_mhbench(home: Path, *args: str, check: bool = True) -> subprocess.Comple
 @dataclass(frozen=True)
 class Cycle:
     home: Path
-    sample: object  # ingestion.sample.SampleSummary
+    sample: object  # demo.sample_returns.SampleSummary
     run_output: str
 
 
 @pytest.fixture(scope="session")
 def cycle(tmp_path_factory) -> Cycle:
     """Sample returns + `mhbench run`, once: a real Dagster run, real dbt, real GE, a release."""
-    from ingestion.home import Home
-    from ingestion.sample import generate_sample
+    from demo.sample_returns import generate_sample
+    from runtime.home import Home
 
     home = tmp_path_factory.mktemp("cycle") / "home"
     summary = generate_sample(Home(home).ensure(), seed=2024)

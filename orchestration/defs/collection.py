@@ -11,7 +11,7 @@ from datetime import date
 import dagster as dg
 
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
-from orchestration.markdown import markdown_table
+from reporting.markdown import markdown_table
 
 TEMPLATES = dg.AssetKey(["collection", "templates"])
 COLLECTION_STATUS = dg.AssetKey(["quality", "collection_status"])

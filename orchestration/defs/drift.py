@@ -9,7 +9,7 @@ import dagster as dg
 
 from orchestration.defs.quality import data_docs_metadata, gate_data_docs
 from orchestration.defs.resources import HomeResource
-from orchestration.markdown import markdown_table
+from reporting.markdown import markdown_table
 
 DRIFT_CHECK_NAME = "gx_mart_benchmark_drift"
 DRIFT_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey(["marts", "mart_benchmark"]), DRIFT_CHECK_NAME)
@@ -29,7 +29,7 @@ def run_drift_check(
         drifting,
         validate_drift,
     )
-    from orchestration.publishing import current_release
+    from publishing.store import current_release
 
     threshold = DRIFT_THRESHOLD_PCT if threshold_pct is None else threshold_pct
     description = drift_suite(threshold)["description"]

@@ -19,7 +19,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
-from orchestration.markdown import markdown_table
+from reporting.markdown import markdown_table
 
 FINDINGS_MART = dg.AssetKey(["marts", "mart_validation_findings"])
 DATA_QUALITY_MART = dg.AssetKey(["marts", "mart_data_quality"])
@@ -31,7 +31,7 @@ def findings_summary_result(warehouse: Path) -> dg.AssetCheckResult:
     """Counts by severity and a preview of the findings in the warehouse (errors first)."""
     import duckdb
 
-    from orchestration.findings import COLUMNS, FINDINGS_TABLE, severity_counts
+    from reporting.findings import COLUMNS, FINDINGS_TABLE, severity_counts
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         cursor = con.execute(
@@ -120,8 +120,8 @@ def submission_feedback(
 ) -> dg.MaterializeResult:
     import duckdb
 
-    from ingestion.report import append_findings
-    from orchestration.findings import findings_by_submission, severity_counts
+    from reporting.findings import findings_by_submission, severity_counts
+    from reporting.submitter_report import append_findings
 
     paths = home.home
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:

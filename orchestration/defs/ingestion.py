@@ -12,7 +12,7 @@ import dagster as dg
 
 from orchestration.defs.partitions import RETURN_PARTITIONS
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
-from orchestration.markdown import markdown_table
+from reporting.markdown import markdown_table
 
 SUBMISSIONS = dg.AssetKey(["raw", "submissions"])
 RETURN_VALUES = dg.AssetKey(["raw", "return_values"])
@@ -66,6 +66,7 @@ def ingest_returns(context: dg.AssetExecutionContext, home: HomeResource):
 
     from ingestion.partitions import ReturnPartition
     from ingestion.registry import ingest_inbox as ingest
+    from reporting.submitter_report import write_html
 
     paths = home.home
     partitions = {ReturnPartition.from_key(key) for key in context.partition_keys}
@@ -82,7 +83,9 @@ def ingest_returns(context: dg.AssetExecutionContext, home: HomeResource):
         )
 
     with duckdb.connect(str(paths.warehouse)) as con:
-        submissions = ingest(con, paths, on_file=log_file, partitions=partitions)
+        submissions = ingest(
+            con, paths, on_file=log_file, partitions=partitions, render_report=write_html
+        )
         ids = [s.submission_id for s in submissions]
         totals = con.execute(
             "select status, count(*) from raw.submissions where list_contains(?, submission_id) "

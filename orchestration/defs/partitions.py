@@ -9,8 +9,8 @@ Which partition a file belongs to is decided in ingestion/partitions.py.
 import dagster as dg
 
 from ingestion.calendar import load_calendar
-from ingestion.home import Home
 from ingestion.partitions import ReturnPartition
+from runtime.home import Home
 
 PARTICIPANTS = dg.DynamicPartitionsDefinition(name="participants")
 COLLECTION_YEARS = dg.StaticPartitionsDefinition([str(year) for year in sorted(load_calendar())])

@@ -16,15 +16,17 @@ from pathlib import Path
 
 import dagster as dg
 
+from expectations.check_status import CheckStatus
 from orchestration.defs.drift import DRIFT_CHECK_KEY
 from orchestration.defs.quality import (
+    FAILURES_METADATA,
     GX_DATA_DOCS,
     PUBLISHED_MARTS,
     gate_data_docs,
     gate_data_docs_pages,
 )
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
-from orchestration.markdown import markdown_table
+from reporting.markdown import markdown_table
 
 RELEASE = dg.AssetKey(["publish", "release"])
 GATE_CHECK_KEYS = [
@@ -51,20 +53,19 @@ class GateNotPassed(Exception):
 
 
 def _check_result(key: dg.AssetCheckKey, record, run_id: str | None, blocking: bool) -> dict:
-    from orchestration.quality_report import parse_markdown_table
-
     result = {"check": f"{key.asset_key.to_user_string()}:{key.name}", "blocking": blocking}
     if record is None:
-        return {**result, "status": "NOT_RUN", "run_id": None}
+        return {**result, "status": CheckStatus.NOT_RUN, "run_id": None}
     if run_id is not None and record.run_id != run_id:
-        return {**result, "status": "NOT_RUN_IN_THIS_RUN", "run_id": record.run_id}
-    result.update(status=record.status.value, run_id=record.run_id)
+        return {**result, "status": CheckStatus.NOT_RUN_IN_THIS_RUN, "run_id": record.run_id}
+    result.update(status=CheckStatus(record.status.value), run_id=record.run_id)
     evaluation = record.evaluation
     if evaluation is not None:
         metadata = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
         result.update({k: metadata[k] for k in _METADATA_FIELDS if k in metadata})
         result["severity"] = evaluation.severity.value
-        result["failures"] = parse_markdown_table(metadata.get("failed_expectations", ""))
+        # Every failure, as the check recorded it (JSON metadata, not the markdown preview).
+        result["failures"] = list(metadata.get(FAILURES_METADATA) or [])
     return result
 
 
@@ -89,7 +90,7 @@ def gate_results(instance: dg.DagsterInstance, run_id: str | None = None) -> lis
         _check_result(key, latest.get(key), run_id, blocking=key in GATE_CHECK_KEYS) for key in keys
     ]
     # A warning check that did not run (in this run) is left out rather than shown as missing.
-    return [r for r in results if r["blocking"] or not r["status"].startswith("NOT_RUN")]
+    return [r for r in results if r["blocking"] or r["status"].evaluated]
 
 
 @dg.asset(
@@ -111,16 +112,11 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
     from expectations.drift import drift_summary
     from ingestion.registry import mark_published
     from orchestration.dbt_manifest import generate_docs
-    from orchestration.publishing import (
-        DBT_DOCS_INDEX,
-        GX_DOCS_INDEX,
-        QUALITY_REPORT,
-        build_release,
-        current_release,
-    )
+    from publishing.store import DBT_DOCS_INDEX, GX_DOCS_INDEX, build_release, current_release
+    from reporting.release_pages import QUALITY_FILE, REPORT_FILE, release_page_writer
 
     checks = gate_results(context.instance, run_id=context.run.run_id)
-    not_passed = [c for c in checks if c["blocking"] and c["status"] != "SUCCEEDED"]
+    not_passed = [c for c in checks if c["blocking"] and c["status"] != CheckStatus.SUCCEEDED]
     if not_passed:
         raise GateNotPassed(
             "not publishing: gate checks not passed in this run: "
@@ -144,6 +140,7 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
             list(PUBLISHED_MARTS),
             checks,
             drift=drift,
+            pages=release_page_writer(),
             dbt_docs=docs,
             gx_docs=gx_site.site_dir,
         )
@@ -166,8 +163,8 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
             "path": dg.MetadataValue.path(str(published.path)),
             "database": dg.MetadataValue.path(str(published.database)),
             "manifest": dg.MetadataValue.path(str(published.path / "manifest.json")),
-            "quality_report": dg.MetadataValue.path(str(published.path / QUALITY_REPORT)),
-            "benchmarking_report": dg.MetadataValue.path(str(published.path / "report.html")),
+            "quality_report": dg.MetadataValue.path(str(published.path / QUALITY_FILE)),
+            "benchmarking_report": dg.MetadataValue.path(str(published.path / REPORT_FILE)),
             "dbt_docs": dg.MetadataValue.path(str(published.path / DBT_DOCS_INDEX)),
             "gx_data_docs": dg.MetadataValue.path(str(published.path / GX_DOCS_INDEX)),
             "submissions": len(published.manifest["submissions"]),

@@ -13,26 +13,17 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
+from expectations.check_status import CheckStatus
 from expectations.runner import DataDocsSite, load_suite_spec
-from ingestion.home import Home
-from orchestration.dbt_manifest import DBT_PROJECT_DIR
+from orchestration.dbt_manifest import DBT_PROJECT_DIR, published_marts
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
-from orchestration.markdown import markdown_table
+from reporting.markdown import markdown_table
+from runtime.home import Home
 
-PUBLISHED_MARTS = (
-    "dim_participant",
-    "dim_indicator",
-    "dim_data_item",
-    "fct_return_values",
-    "fct_indicator_values",
-    "mart_benchmark",
-    "dim_year",
-    "mart_benchmark_peer_group",
-    "mart_participant_position",
-    "mart_trends",
-    "mart_validation_findings",
-    "mart_data_quality",
-)
+# The marts a release publishes: the models of dbt's marts/ folder, read from its manifest.
+PUBLISHED_MARTS = published_marts()
+# Check metadata key holding every failed expectation as JSON (read back by the release).
+FAILURES_METADATA = "failures"
 
 
 # The GE Data Docs of a run's gate (orchestration/defs/data_docs.py); the release ships them.
@@ -88,6 +79,7 @@ def run_gate_suite(
             "expectations_evaluated": outcome.evaluated,
             "expectations_failed": len(outcome.failed),
             "failed_expectations": dg.MetadataValue.md(markdown_table(failures)),
+            FAILURES_METADATA: dg.MetadataValue.json(failures),
             **data_docs_metadata(outcome, data_docs),
         },
         description=spec.get("description"),
@@ -117,7 +109,7 @@ def gate_data_docs_pages(checks: list[dict], site_dir: Path) -> dict[str, Path]:
     """
     pages, missing = {}, []
     for check in checks:
-        if check["status"].startswith("NOT_RUN"):
+        if not CheckStatus(check["status"]).evaluated:
             continue
         page = Path(check["data_docs"]) if check.get("data_docs") else None
         if page is not None and page.is_file() and page.resolve().is_relative_to(site_dir):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from ingestion.home import Home
+from runtime.home import Home
 
 # One process at a time on warehouse/build.duckdb (DuckDB is single-writer and a reader cannot
 # open the file while another process writes): ingestion, dbt, the gate checks, publish and

@@ -35,8 +35,8 @@ def test_template_for_unknown_participant_is_a_clear_error(tmp_path):
 
 
 def test_validate_accepts_a_good_return(tmp_path):
-    from ingestion.home import Home
-    from ingestion.sample import generate_sample
+    from demo.sample_returns import generate_sample
+    from runtime.home import Home
 
     home = Home(tmp_path / "home").ensure()
     summary = generate_sample(home, participants=["SE"], years=range(2024, 2025), include_bad=False)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from ingestion.home import Home
+from demo.sample_returns import generate_sample
 from ingestion.registry import file_sha256
-from ingestion.sample import generate_sample
+from runtime.home import Home
 from tests.conftest import mhbench_env
 from tests.e2e.dagster_server import dagster_server
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.home import Home
-from orchestration.publishing import (
+from publishing.diff import Change, diff_releases
+from publishing.store import (
     PAUSE_ENV,
     PUBLISH_STAGES,
     build_release,
@@ -34,7 +34,7 @@ from orchestration.publishing import (
     list_releases,
     verify_release,
 )
-from orchestration.release_diff import Change, diff_releases
+from runtime.home import Home
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("release_safety")]
 
@@ -253,8 +253,8 @@ PUBLISH_SCRIPT = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from ingestion.home import Home
-    from orchestration.publishing import build_release
+    from runtime.home import Home
+    from publishing.store import build_release
     build_release(Home(Path(sys.argv[1])), sys.argv[2].split(","), [], release_id=sys.argv[3])
     """
 )

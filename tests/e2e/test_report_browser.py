@@ -67,7 +67,7 @@ def _facts(release: Path, participant: str) -> dict:
 
 @pytest.fixture(scope="module")
 def reports(cycle, tmp_path_factory) -> dict[str, tuple[Path, float]]:
-    from orchestration.benchmark_report import write_benchmark_report
+    from reporting.benchmark_report import write_benchmark_report
 
     folder = tmp_path_factory.mktemp("report")
     made = {}
@@ -194,7 +194,7 @@ def test_release_report_if_published(cycle, tmp_path):
 
 
 def test_unknown_participant_is_a_clear_error(cycle, tmp_path):
-    from orchestration.benchmark_report import ReportError, write_benchmark_report
+    from reporting.benchmark_report import ReportError, write_benchmark_report
 
     with pytest.raises(ReportError, match="unknown participant 'XX'; known: .*SE"):
         write_benchmark_report(_release(cycle), "XX", tmp_path / "x.html")

@@ -11,10 +11,10 @@ import os
 import duckdb
 import pytest
 
+from demo.sample_returns import build_rows, sample_values, write_return_csv
 from ingestion.dictionary import load_dictionary
-from ingestion.home import Home
 from ingestion.registry import ingest_inbox
-from ingestion.sample import build_rows, sample_values, write_return_csv
+from runtime.home import Home
 from tests.conftest import run_dbt
 
 pytestmark = pytest.mark.xdist_group("content_rules")
@@ -289,8 +289,8 @@ def test_gate_suites_pass(built):
 def test_query_log_and_submitter_report(built):
     import json
 
-    from ingestion.report import append_findings
-    from orchestration.findings import findings_rows, render
+    from reporting.findings import findings_rows, render
+    from reporting.submitter_report import append_findings
 
     home, con, submissions, _ = built
     rows = findings_rows(con, 2024, "se")

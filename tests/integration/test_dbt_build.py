@@ -7,11 +7,11 @@ import os
 import duckdb
 import pytest
 
+from demo.sample_returns import about_block, build_rows, sample_values
 from ingestion.dictionary import load_dictionary
-from ingestion.home import Home
 from ingestion.registry import ingest_inbox
-from ingestion.sample import about_block, build_rows, sample_values
 from ingestion.template import write_return_workbook
+from runtime.home import Home
 from tests.conftest import run_dbt
 
 pytestmark = pytest.mark.xdist_group("dbt_build")

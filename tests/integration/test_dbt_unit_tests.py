@@ -17,8 +17,8 @@ import duckdb
 import pytest
 import yaml
 
-from ingestion.home import Home
 from ingestion.registry import ensure_schema
+from runtime.home import Home
 
 pytestmark = pytest.mark.xdist_group("dbt_unit")
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.home import Home
 from orchestration.defs.quality import (
     DataDocsMissing,
     gate_data_docs,
     gate_data_docs_pages,
     run_gate_suite,
 )
+from runtime.home import Home
 
 BENCHMARK_COLUMNS = "indicator_code, collection_year, n, min, p25, median, p75, max, mean"
 # IND_A twice for 2023 (the key is not unique) and IND_B with n = 0: two failed expectations.
@@ -149,7 +149,7 @@ def test_without_a_site_no_data_docs_are_written(home):
 OTHER_PROCESS = """
 import sys
 from pathlib import Path
-from ingestion.home import Home
+from runtime.home import Home
 from orchestration.defs.quality import (
     DataDocsMissing,
     gate_data_docs,

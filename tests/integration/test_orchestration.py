@@ -8,9 +8,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from ingestion.home import Home
+from demo.sample_returns import generate_sample
 from ingestion.registry import file_sha256, ingest_inbox
-from ingestion.sample import generate_sample
 from orchestration.definitions import defs
 from orchestration.defs.collection import collection_status, collection_templates
 from orchestration.defs.ingestion import ingest_returns
@@ -18,6 +17,7 @@ from orchestration.defs.partitions import PARTICIPANTS, add_inbox_participants
 from orchestration.defs.resources import HomeResource
 from orchestration.defs.schedules import open_collection_schedule, publication_schedule
 from orchestration.defs.sensors import inbox_sensor
+from runtime.home import Home
 
 
 @pytest.fixture

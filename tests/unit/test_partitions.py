@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from demo.sample_returns import generate_sample
 from ingestion.calendar import Collection
 from ingestion.partitions import (
     UNIDENTIFIED,
@@ -12,7 +13,6 @@ from ingestion.partitions import (
     partition_for,
     partition_of_file,
 )
-from ingestion.sample import generate_sample
 
 CALENDAR = {
     year: Collection(year, date(year + 1, 3, 1), date(year + 1, 6, 30), date(year + 1, 10, 15))
@@ -56,7 +56,7 @@ def test_keys_round_trip():
 
 
 def test_partition_of_real_files(tmp_path):
-    from ingestion.home import Home
+    from runtime.home import Home
 
     home = Home(tmp_path / "home").ensure()
     summary = generate_sample(home, participants=["SE", "GB-ENG"], years=range(2023, 2024))

@@ -11,10 +11,8 @@ import duckdb
 import pytest
 
 from expectations.drift import drift_summary
-from ingestion.home import Home
-from orchestration.publishing import (
+from publishing.store import (
     MANIFEST,
-    QUALITY_REPORT,
     build_release,
     current_release,
     list_releases,
@@ -22,7 +20,11 @@ from orchestration.publishing import (
     switch_current,
     verify_release,
 )
+from reporting.release_pages import QUALITY_FILE, release_page_writer
+from runtime.home import Home
 
+# The quality page only: report.html needs dimension marts this warehouse does not have.
+QUALITY_ONLY = release_page_writer(benchmark_report=False)
 MARTS = ["fct_notes", "mart_benchmark"]
 SHA = "a" * 64
 DANGEROUS = ['=HYPERLINK("http://evil.example","click")', "+1", "-2", "@SUM(A1:A9)", "\tcmd"]
@@ -62,7 +64,7 @@ PASSED = [{"check": "marts/fct_notes:gx_fct_notes", "status": "SUCCEEDED", "bloc
 
 
 def test_csv_neutralises_formulas_and_keeps_numbers(home):
-    release = build_release(home, MARTS, PASSED, benchmark_report=False)
+    release = build_release(home, MARTS, PASSED, pages=QUALITY_ONLY)
     with (release.path / "csv" / "fct_notes.csv").open(newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
         header = next(reader)
@@ -88,7 +90,7 @@ def test_csv_neutralises_formulas_and_keeps_numbers(home):
 
 def test_manifest_records_what_was_published(home):
     release = build_release(
-        home, MARTS, PASSED, benchmark_report=False, release_id="20240101T000000000000Z"
+        home, MARTS, PASSED, pages=QUALITY_ONLY, release_id="20240101T000000000000Z"
     )
     manifest = json.loads((release.path / MANIFEST).read_text())
     assert manifest == release.manifest
@@ -129,12 +131,12 @@ def test_manifest_records_what_was_published(home):
             ).fetchall()
         }
     assert schemas == {"marts"}, "the release database holds the marts only"
-    html = (release.path / QUALITY_REPORT).read_text()
+    html = (release.path / QUALITY_FILE).read_text()
     assert "marts/fct_notes:gx_fct_notes" in html and "SUCCEEDED" in html
 
 
 def test_verify_release_detects_a_tampered_file(home):
-    release = build_release(home, MARTS, PASSED, benchmark_report=False)
+    release = build_release(home, MARTS, PASSED, pages=QUALITY_ONLY)
     csv_path = release.path / "csv" / "fct_notes.csv"
     csv_path.write_text(csv_path.read_text() + "XX,2023,1,1,x\n")
     assert verify_release(release) == ["csv/fct_notes.csv: sha256 differs from the manifest"]
@@ -142,12 +144,12 @@ def test_verify_release_detects_a_tampered_file(home):
 
 def test_releases_are_immutable_and_current_moves(home):
     first = build_release(
-        home, MARTS, PASSED, benchmark_report=False, release_id="20240101T000000000000Z"
+        home, MARTS, PASSED, pages=QUALITY_ONLY, release_id="20240101T000000000000Z"
     )
     with pytest.raises(FileExistsError):
-        build_release(home, MARTS, PASSED, benchmark_report=False, release_id=first.release_id)
+        build_release(home, MARTS, PASSED, pages=QUALITY_ONLY, release_id=first.release_id)
     second = build_release(
-        home, MARTS, PASSED, benchmark_report=False, release_id="20240102T000000000000Z"
+        home, MARTS, PASSED, pages=QUALITY_ONLY, release_id="20240102T000000000000Z"
     )
     assert second.manifest["previous_release"] == first.release_id
     assert [r.release_id for r in list_releases(home)] == [first.release_id, second.release_id]
@@ -163,7 +165,7 @@ def test_releases_are_immutable_and_current_moves(home):
 
 
 def test_next_publish_removes_leftovers_of_a_killed_one(home):
-    first = build_release(home, MARTS, PASSED, benchmark_report=False)
+    first = build_release(home, MARTS, PASSED, pages=QUALITY_ONLY)
     incoming = home.releases / ".incoming-20240101T000000000000Z"
     (incoming / "parquet").mkdir(parents=True)
     (incoming / "mhbench.duckdb").write_bytes(b"half")
@@ -174,14 +176,14 @@ def test_next_publish_removes_leftovers_of_a_killed_one(home):
     no_manifest.mkdir()
     assert [r.release_id for r in list_releases(home)] == [first.release_id]
 
-    second = build_release(home, MARTS, PASSED, benchmark_report=False)
+    second = build_release(home, MARTS, PASSED, pages=QUALITY_ONLY)
     assert not incoming.exists() and not stale_link.is_symlink()
     assert current_release(home).release_id == second.release_id
     assert [r.release_id for r in list_releases(home)] == [first.release_id, second.release_id]
 
 
 def test_drift_summary_lists_medians_that_moved(home):
-    first = build_release(home, MARTS, PASSED, benchmark_report=False)
+    first = build_release(home, MARTS, PASSED, pages=QUALITY_ONLY)
     with duckdb.connect(str(home.warehouse)) as con:
         con.execute("update marts.mart_benchmark set median = 16 where indicator_code = 'IND_A'")
         con.execute("update marts.mart_benchmark set median = 140 where indicator_code = 'IND_B'")
@@ -200,9 +202,9 @@ def test_drift_summary_lists_medians_that_moved(home):
             "abs_pct_change": 60.0,
         }
     ]
-    second = build_release(home, MARTS, PASSED, drift=summary, benchmark_report=False)
+    second = build_release(home, MARTS, PASSED, drift=summary, pages=QUALITY_ONLY)
     assert second.manifest["drift"]["drifting"][0]["indicator_code"] == "IND_A"
-    assert "IND_A" in (second.path / QUALITY_REPORT).read_text()
+    assert "IND_A" in (second.path / QUALITY_FILE).read_text()
     assert drift_summary(None, None, home.warehouse)["drifting"] == []
 
 
@@ -231,11 +233,11 @@ def test_quality_report_lists_suite_expectations_and_failures(home):
             ],
         },
     ]
-    release = build_release(home, MARTS, checks, benchmark_report=False)
-    html = (release.path / QUALITY_REPORT).read_text()
+    release = build_release(home, MARTS, checks, pages=QUALITY_ONLY)
+    html = (release.path / QUALITY_FILE).read_text()
     assert "expect_compound_columns_to_be_unique" in html  # from the mart_benchmark suite
     assert "saw [-1.0]" in html and 'class="fail">failed' in html
-    assert Path(release.path / QUALITY_REPORT).stat().st_size < 200_000
+    assert Path(release.path / QUALITY_FILE).stat().st_size < 200_000
 
 
 def make_data_docs_site(root: Path) -> tuple[Path, Path]:
@@ -262,7 +264,7 @@ def make_data_docs_site(root: Path) -> tuple[Path, Path]:
 def test_release_ships_the_data_docs_of_the_gate_run(home, tmp_path):
     site, page = make_data_docs_site(tmp_path / "gx-site")
     checks = [{**PASSED[0], "data_docs": str(page)}]
-    release = build_release(home, MARTS, checks, benchmark_report=False, gx_docs=site)
+    release = build_release(home, MARTS, checks, pages=QUALITY_ONLY, gx_docs=site)
 
     gx = release.path / "docs" / "gx"
     shipped = {p.relative_to(gx).as_posix() for p in gx.rglob("*") if p.is_file()}
@@ -282,7 +284,7 @@ def test_release_ships_the_data_docs_of_the_gate_run(home, tmp_path):
         check["data_docs"] == "docs/gx/validations/fct_notes/run-1/20240101T000000.000000Z/f.html"
     )
     assert (release.path / check["data_docs"]).is_file()
-    html = (release.path / QUALITY_REPORT).read_text()
+    html = (release.path / QUALITY_FILE).read_text()
     assert '<a href="docs/gx/index.html">Great Expectations Data Docs</a>' in html
     assert f'<a href="{check["data_docs"]}">' in html
     assert verify_release(release) == []
@@ -293,14 +295,14 @@ def test_a_data_docs_page_outside_the_shipped_site_is_refused(home, tmp_path):
     _, elsewhere = make_data_docs_site(tmp_path / "another-run")
     checks = [{**PASSED[0], "data_docs": str(elsewhere)}]
     with pytest.raises(ValueError, match="not in the shipped site"):
-        build_release(home, MARTS, checks, benchmark_report=False, gx_docs=site)
+        build_release(home, MARTS, checks, pages=QUALITY_ONLY, gx_docs=site)
     with pytest.raises(ValueError, match="not in the shipped site"):
-        build_release(home, MARTS, checks, benchmark_report=False)
+        build_release(home, MARTS, checks, pages=QUALITY_ONLY)
     assert current_release(home) is None
 
 
 def test_offline_page_fetches_nothing_and_lists_the_validations():
-    from orchestration.publishing import offline_page
+    from publishing.gx_docs import offline_page
 
     page = (
         "<html><head><title>Data Docs</title>"

@@ -11,7 +11,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.home import Home
 from ingestion.partitions import ReturnPartition
 from ingestion.records import Issue, ParsedReturn, ReturnValue
 from ingestion.registry import (
@@ -24,6 +23,8 @@ from ingestion.registry import (
     register,
     submission_history,
 )
+from reporting.submitter_report import write_html
+from runtime.home import Home
 
 
 @pytest.fixture
@@ -96,7 +97,15 @@ def test_ensure_schema_is_idempotent(con):
 def test_register_accepted(con, home):
     path = write_file(home.inbox_year(2023) / "Sweden 2023.XLSX", b"fake workbook bytes 1")
     received = datetime(2024, 3, 1, 12, 0)
-    sub = register(con, home, path, accepted_return(), inbox_year=2023, received_at=received)
+    sub = register(
+        con,
+        home,
+        path,
+        accepted_return(),
+        inbox_year=2023,
+        received_at=received,
+        render_report=write_html,
+    )
 
     sha = hashlib.sha256(b"fake workbook bytes 1").hexdigest()
     assert sub.submission_id == sha[:16]
@@ -151,7 +160,7 @@ def test_register_accepted(con, home):
     ]
     assert row[18] == f"reports/{sub.submission_id}.html"
     assert sub.report_path == home.reports / f"{sub.submission_id}.html"
-    assert sub.report_path.exists()
+    assert sub.report_path.exists()  # rendered by the renderer it was handed
     assert (home.reports / f"{sub.submission_id}.json").exists()
 
     values = con.execute(

@@ -9,9 +9,9 @@ import json
 import duckdb
 import pytest
 
-from ingestion.home import Home
-from orchestration.publishing import build_release
-from orchestration.release_diff import Change, diff_releases, format_changes
+from publishing.diff import Change, diff_releases, format_changes
+from publishing.store import build_release
+from runtime.home import Home
 
 
 @pytest.fixture
@@ -35,7 +35,6 @@ def two_releases(tmp_path) -> Home:
         home,
         ["fct_indicator_values"],
         [],
-        benchmark_report=False,
         release_id="20240101T000000000000Z",
     )
     with duckdb.connect(str(home.warehouse)) as con:
@@ -57,7 +56,6 @@ def two_releases(tmp_path) -> Home:
         home,
         ["fct_indicator_values"],
         [],
-        benchmark_report=False,
         release_id="20240102T000000000000Z",
     )
     return home

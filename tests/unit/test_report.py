@@ -7,11 +7,19 @@ from datetime import date, datetime
 
 from rich.console import Console
 
-from ingestion.home import Home
+from cli.output import render_text
 from ingestion.records import Issue, ParsedReturn, ReturnValue
-from ingestion.report import issue_lines, place_key, render_text, write_report
+from ingestion.report import issue_lines, place_key
+from ingestion.report import write_report as write_report_json
+from reporting.submitter_report import write_html
+from runtime.home import Home
 
 HOSTILE = "<script>alert('x')</script>"
+
+
+def write_report(home, *args):
+    """The JSON record as ingestion writes it, then the page for people rendered from it."""
+    return write_html(write_report_json(home, *args))
 
 
 def parsed_with_issues() -> ParsedReturn:

@@ -8,9 +8,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from demo.sample_returns import about_block, build_rows, sample_values
 from ingestion.check import check_return
 from ingestion.dictionary import load_dictionary
-from ingestion.sample import about_block, build_rows, sample_values
 from ingestion.template import write_return_workbook
 
 DICTIONARY = load_dictionary()

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from python_calamine import CalamineWorkbook
 
+from demo.sample_returns import SampleSummary, generate_sample
 from ingestion.dictionary import FLAGS_WITHOUT_VALUE, Dictionary, load_dictionary
-from ingestion.home import Home
 from ingestion.records import CSV_HEADER, DATA_HEADER
-from ingestion.sample import SampleSummary, generate_sample
 from ingestion.template import fiscal_period
+from runtime.home import Home
 
 YEARS = range(2019, 2025)
 

@@ -50,7 +50,6 @@ import openpyxl
 from openpyxl.writer.excel import ExcelWriter
 
 from ingestion.dictionary import Dictionary, load_dictionary
-from ingestion.home import Home
 from ingestion.records import CSV_HEADER
 from ingestion.template import (
     FIXED_TIMESTAMP,
@@ -59,6 +58,7 @@ from ingestion.template import (
     sorted_items,
     write_return_workbook,
 )
+from runtime.home import Home
 
 BASE_YEAR = 2019  # trends are anchored here so a value never depends on `years`
 CSV_SHARE = 5  # about one participant in CSV_SHARE sends CSV instead of xlsx

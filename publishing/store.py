@@ -23,32 +23,30 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from html import escape
 from pathlib import Path
 
-from ingestion.dictionary import SEEDS_DIR
-from ingestion.home import Home
+from publishing.exports import RELEASE_DB, copy_marts
+from publishing.gx_docs import GX_DOCS_DIR, GX_DOCS_INDEX, copy_data_docs, released_checks
+from publishing.manifest import code_version, dictionary_version
+from runtime.home import Home
 
-RELEASE_DB = "mhbench.duckdb"
+__all__ = ["RELEASE_DB", "GX_DOCS_INDEX"]
+
 MANIFEST = "manifest.json"
-QUALITY_REPORT = "quality.html"
 DBT_DOCS_INDEX = "docs/dbt/index.html"
-GX_DOCS_DIR = "docs/gx"
-GX_DOCS_INDEX = f"{GX_DOCS_DIR}/index.html"
 INCOMING_PREFIX = ".incoming-"
 CURRENT_TMP_PREFIX = ".current-"
 PUBLISH_LOCK = ".publish.lock"
-# Text starting with one of = + - @ tab CR is read as a formula by spreadsheets:
-# such text gets a leading quote in every CSV the platform writes.
-CSV_FORMULA_PATTERN = r"^[=+\-@\t\r]"
+
+# Writes the human-readable pages of a release (reporting's job) into its folder, given the
+# manifest as it stands before the file hashes are added. The store itself renders nothing.
+PageWriter = Callable[[Path, dict], None]
 
 PAUSE_ENV = "MHBENCH_PUBLISH_PAUSE_AT"
 PAUSE_SECONDS_ENV = "MHBENCH_PUBLISH_PAUSE_SECONDS"
@@ -79,55 +77,12 @@ def new_release_id(now: datetime | None = None) -> str:
     return now.strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def dictionary_version() -> str:
-    digest = hashlib.sha256()
-    for seed in sorted(SEEDS_DIR.glob("*.csv")):
-        digest.update(seed.name.encode())
-        digest.update(seed.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def code_version() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def _pause_point(stage: str) -> None:
     """Test hook: stop at `stage` when MHBENCH_PUBLISH_PAUSE_AT names it."""
     if os.environ.get(PAUSE_ENV) != stage:
         return
     print(f"mhbench-publish-paused {stage}", file=sys.stderr, flush=True)
     time.sleep(float(os.environ.get(PAUSE_SECONDS_ENV, "120")))
-
-
-def _csv_safe_select(con, table: str, schema: str = "marts") -> str:
-    """A SELECT that prefixes a quote to text a spreadsheet would evaluate as a formula."""
-    columns = con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_catalog = current_database() and table_schema = ? and table_name = ? "
-        "order by ordinal_position",
-        [schema, table],
-    ).fetchall()
-    parts = []
-    for name, data_type in columns:
-        quoted = f'"{name}"'
-        if data_type.upper() == "VARCHAR":
-            parts.append(
-                f"case when regexp_matches({quoted}, '{CSV_FORMULA_PATTERN}') "
-                f"then '''' || {quoted} else {quoted} end as {quoted}"
-            )
-        else:
-            parts.append(quoted)
-    return f"select {', '.join(parts)} from {schema}.{table}"
 
 
 def _fsync_path(path: Path) -> None:
@@ -207,136 +162,6 @@ def switch_current(home: Home, release_id: str) -> None:
     _fsync_path(home.releases)
 
 
-def _copy_marts(home: Home, staging: Path, marts: list[str]) -> tuple[dict, list[dict]]:
-    import duckdb
-
-    row_counts = {}
-    with duckdb.connect(str(staging / RELEASE_DB)) as con:
-        con.execute(f"attach '{home.warehouse}' as build (read_only)")
-        con.execute("create schema marts")
-        for mart in marts:
-            con.execute(f"create table marts.{mart} as select * from build.marts.{mart}")
-            row_counts[mart] = con.execute(f"select count(*) from marts.{mart}").fetchone()[0]
-            con.execute(
-                f"copy marts.{mart} to '{staging / 'parquet' / (mart + '.parquet')}' "
-                "(format parquet, compression zstd)"
-            )
-            con.execute(
-                f"copy ({_csv_safe_select(con, mart)}) to '{staging / 'csv' / (mart + '.csv')}' "
-                "(format csv, header true)"
-            )
-        submissions = [
-            dict(
-                zip(
-                    ("submission_id", "participant_code", "collection_year", "file_sha256"),
-                    r,
-                    strict=True,
-                )
-            )
-            for r in con.execute(
-                "select submission_id, participant_code, collection_year, file_sha256 "
-                "from build.intermediate.int_latest_submissions "
-                "order by participant_code, collection_year"
-            ).fetchall()
-        ]
-        con.execute("detach build")
-        con.execute("checkpoint")
-    return row_counts, submissions
-
-
-_LOCAL_LINK = re.compile(r"""(?:href|src)=["']([^"'#?:]+)""")
-
-
-# What a shipped page must not fetch: GE's templates load jQuery, Bootstrap and bootstrap-table
-# from public CDNs and GE's logo from its S3 bucket (with a timestamp: a beacon).
-_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.DOTALL | re.IGNORECASE)
-_EXTERNAL_TAG = re.compile(
-    r"""<(?:link|img|iframe)\b[^>]*\b(?:href|src)=["']https?://[^>]*>""", re.IGNORECASE
-)
-_EXTERNAL_CSS_URL = re.compile(r"""url\(\s*['"]?https?://[^)]*\)""", re.IGNORECASE)
-_OFFLINE_STYLE = """<style>
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5rem;color:#1f2933}
-table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #cbd2d9;padding:.25rem .5rem;
-vertical-align:top}.text-danger{color:#b42318}.text-success{color:#067647}
-.mhbench-offline{background:#f5f7fa;border:1px solid #cbd2d9;padding:.75rem 1rem;margin-bottom:1rem}
-</style>"""
-
-
-def offline_page(html: str, links: list[tuple[str, str]] | None = None) -> str:
-    """A GE Data Docs page that opens offline and fetches nothing from the network.
-
-    Every script goes (they only drive widgets built on the CDN libraries), so do external
-    stylesheets and images; a small inline stylesheet keeps tables readable. `links` (label,
-    relative href) are listed at the top, for the index, whose table GE renders in JavaScript.
-    """
-    html = _EXTERNAL_TAG.sub("", _SCRIPT.sub("", html))
-    html = _EXTERNAL_CSS_URL.sub("none", html)  # e.g. GE's dark-mode logo from S3
-    html = re.sub(r"</head>", _OFFLINE_STYLE + "</head>", html, count=1, flags=re.IGNORECASE)
-    if links:
-        items = "".join(
-            f'<li><a href="{escape(href)}">{escape(label)}</a></li>' for label, href in links
-        )
-        block = (
-            '<div class="mhbench-offline"><strong>Validations in this release</strong>'
-            f"<ul>{items}</ul></div>"
-        )
-        html = re.sub(r"(<body\b[^>]*>)", lambda m: m.group(1) + block, html, count=1)
-    return html
-
-
-def copy_data_docs(site_dir: Path, dest: Path) -> None:
-    """Copy a GE Data Docs site: its pages, made to open offline, and the static files they use.
-
-    GE copies its whole static folder (4 MB: fonts, tutorial GIFs) into every site; the
-    pages use the favicon of it (their styles are inline, their scripts from CDNs, which
-    `offline_page` removes).
-    """
-    site_dir = site_dir.resolve()
-    pages = [
-        p for p in sorted(site_dir.rglob("*.html")) if p.relative_to(site_dir).parts[0] != "static"
-    ]
-    if not (site_dir / "index.html").is_file():
-        raise FileNotFoundError(f"no Data Docs index in {site_dir}")
-    wanted = set(pages)
-    for page in pages:
-        for link in _LOCAL_LINK.findall(page.read_text(encoding="utf-8")):
-            target = (page.parent / link).resolve()
-            if target.is_file() and target.is_relative_to(site_dir):
-                wanted.add(target)
-    validations = [
-        (" / ".join(p.relative_to(site_dir / "validations").parts[:1] + (p.parent.name,)), p)
-        for p in pages
-        if p.relative_to(site_dir).parts[0] == "validations"
-    ]
-    for path in sorted(wanted):
-        copy = dest / path.relative_to(site_dir)
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix == ".html":
-            links = None
-            if path == site_dir / "index.html":
-                links = [(label, p.relative_to(site_dir).as_posix()) for label, p in validations]
-            copy.write_text(offline_page(path.read_text(encoding="utf-8"), links), "utf-8")
-        else:
-            shutil.copyfile(path, copy)
-
-
-def _released_checks(checks: list[dict], gx_docs: Path | None) -> list[dict]:
-    """`checks` with each Data Docs page as its path in the release (under docs/gx/)."""
-    released = []
-    for check in checks:
-        check = dict(check)
-        page = check.pop("data_docs", None)
-        if page:
-            if gx_docs is None or not Path(page).resolve().is_relative_to(gx_docs.resolve()):
-                raise ValueError(
-                    f"{check.get('check')}: its Data Docs page {page} is not in the shipped site"
-                )
-            relative = Path(page).resolve().relative_to(gx_docs.resolve())
-            check["data_docs"] = f"{GX_DOCS_DIR}/{relative.as_posix()}"
-        released.append(check)
-    return released
-
-
 def build_release(
     home: Home,
     marts: list[str],
@@ -344,7 +169,7 @@ def build_release(
     release_id: str | None = None,
     *,
     drift: dict | None = None,
-    benchmark_report: bool = True,
+    pages: PageWriter | None = None,
     dbt_docs: Path | None = None,
     gx_docs: Path | None = None,
 ) -> Release:
@@ -353,18 +178,15 @@ def build_release(
     `checks` are the gate results recorded in the manifest and the quality report;
     `drift` (optional) is the benchmark drift against the previous release
     (`expectations.drift.drift_summary`), a warning that never blocks.
-    `benchmark_report=False` leaves out report.html (it needs the dimension marts, which a
-    hand-made test warehouse may not have); every release of the cycle has it.
+    `pages` writes the pages for people (the quality page, the benchmarking report) into the
+    release folder before the files are hashed; the release asset passes reporting's writer.
     `dbt_docs` is a static dbt docs page (`dbt docs generate --static`), shipped as
     docs/dbt/index.html. `gx_docs` is the Great Expectations Data Docs site of the gate
     run that decided this release, shipped as docs/gx/ (index.html); a check's
     `data_docs` page must be in it, and the manifest records it as its path in the release.
     """
-    from orchestration.benchmark_report import write_benchmark_report
-    from orchestration.quality_report import render_quality_report
-
     release_id = release_id or new_release_id()
-    checks = _released_checks(checks, gx_docs)
+    checks = released_checks(checks, gx_docs)
     with publish_lock(home):
         clean_leftovers(home)
         final = home.releases / release_id
@@ -376,7 +198,7 @@ def build_release(
         (staging / "csv").mkdir()
         _pause_point("after-mkdir")
 
-        row_counts, submissions = _copy_marts(home, staging, marts)
+        row_counts, submissions = copy_marts(home, staging, marts)
         _pause_point("after-copy")
 
         docs = {}
@@ -400,10 +222,9 @@ def build_release(
             "drift": drift,
             "docs": docs,
         }
-        (staging / QUALITY_REPORT).write_text(render_quality_report(manifest), encoding="utf-8")
-        # The benchmarking report is part of the release (hashed in the manifest's files).
-        if benchmark_report:
-            write_benchmark_report(staging, manifest=manifest)
+        # The pages are part of the release (hashed in the manifest's files).
+        if pages is not None:
+            pages(staging, manifest)
         manifest["files"] = {
             str(path.relative_to(staging)): _sha256(path)
             for path in sorted(staging.rglob("*"))

@@ -26,7 +26,7 @@ err_console = Console(stderr=True)
 
 def _release_folder(home, ref: str | None, hint: str = "see `mhbench releases`") -> Path:
     """The folder of a release (an id, `current` or `previous`), or a clear error and exit 2."""
-    from orchestration.publishing import resolve_release
+    from publishing.store import resolve_release
 
     try:
         return resolve_release(home, ref or "current").path
@@ -44,7 +44,7 @@ def sample(
     last_year: Annotated[int, typer.Option(help="Last collection year.")] = 2024,
 ) -> None:
     """Write realistic sample returns for every participant into $MHBENCH_HOME/inbox/."""
-    from ingestion.sample import generate_sample
+    from demo.sample_returns import generate_sample
     from orchestration.instance import configure_environment
 
     home = configure_environment()
@@ -88,8 +88,8 @@ def validate(
 
     Exits 1 when the return would be rejected.
     """
+    from cli.output import render_text
     from ingestion.check import check_return
-    from ingestion.report import render_text
 
     if not file.exists():
         err_console.print(f"[red]No such file: {file}[/]")
@@ -127,7 +127,7 @@ def run() -> None:
 def releases() -> None:
     """List published releases, newest last; the current one is marked."""
     from orchestration.instance import configure_environment
-    from orchestration.publishing import current_release, list_releases
+    from publishing.store import current_release, list_releases
 
     home = configure_environment()
     current = current_release(home)
@@ -160,7 +160,7 @@ def query(
     import duckdb
 
     from orchestration.instance import configure_environment
-    from orchestration.publishing import RELEASE_DB
+    from publishing.store import RELEASE_DB
 
     home = configure_environment()
     database = _release_folder(home, release) / RELEASE_DB
@@ -205,8 +205,8 @@ def report(
     """Write the benchmarking report of a release: one self-contained HTML file."""
     import time
 
-    from orchestration.benchmark_report import ReportError, write_benchmark_report
     from orchestration.instance import configure_environment
+    from reporting.benchmark_report import ReportError, write_benchmark_report
 
     home = configure_environment()
     folder = _release_folder(home, release)
@@ -236,9 +236,9 @@ def findings(
     """Content validation findings of a collection year (errors first): the query log."""
     import duckdb
 
-    from orchestration.findings import FORMATS, findings_rows, render
     from orchestration.instance import configure_environment
-    from orchestration.publishing import RELEASE_DB
+    from publishing.store import RELEASE_DB
+    from reporting.findings import FORMATS, findings_rows, render
 
     if fmt not in FORMATS:
         err_console.print(f"[red]Unknown format {fmt!r}.[/] Use one of: {', '.join(FORMATS)}")
@@ -266,7 +266,7 @@ def diff(
 ) -> None:
     """List indicator values added, removed and changed between two releases."""
     from orchestration.instance import configure_environment
-    from orchestration.release_diff import FORMATS, diff_releases, format_changes
+    from publishing.diff import FORMATS, diff_releases, format_changes
 
     if fmt not in FORMATS:
         err_console.print(f"[red]Unknown format {fmt!r}.[/] Use one of: {', '.join(FORMATS)}")

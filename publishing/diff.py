@@ -14,8 +14,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from ingestion.home import Home
-from orchestration.publishing import resolve_release
+from publishing.store import resolve_release
+from runtime.home import Home
 
 ChangeKind = Literal["added", "removed", "changed"]
 FORMATS = ("table", "csv", "json")

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from typing import Any
 
+from expectations.check_status import CheckStatus
 from expectations.runner import suite_path
+
+QUALITY_FILE = "quality.html"
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:70rem}
@@ -31,7 +33,7 @@ def _e(value: Any) -> str:
 
 
 def _status_class(status: str) -> str:
-    return {"SUCCEEDED": "pass", "FAILED": "fail"}.get(status, "warn")
+    return {CheckStatus.SUCCEEDED: "pass", CheckStatus.FAILED: "fail"}.get(status, "warn")
 
 
 def _table(columns: list[str], rows: list[list[str]]) -> str:
@@ -71,7 +73,7 @@ def _suite_section(check: dict) -> str:
                 if f.get("expectation") == expectation["type"]
                 and (f.get("column") or None) == column
             ]
-            if check.get("status") not in ("SUCCEEDED", "FAILED"):
+            if not CheckStatus(check.get("status", CheckStatus.NOT_RUN)).decided:
                 outcome = '<span class="warn">not evaluated</span>'
             elif failed:
                 outcome = f'<span class="{"fail" if blocking else "warn"}">failed</span>'
@@ -202,19 +204,3 @@ def render_quality_report(manifest: dict) -> str:
         + "".join(sections)
         + "</body></html>\n"
     )
-
-
-_MD_CELL_SPLIT = re.compile(r"(?<!\\)\|")
-
-
-def parse_markdown_table(text: str) -> list[dict[str, str]]:
-    """Rows of a table written by `orchestration.markdown.markdown_table` (`_none_` -> [])."""
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip().startswith("|")]
-    if len(lines) < 2:
-        return []
-
-    def cells(line: str) -> list[str]:
-        return [c.strip().replace("\\|", "|") for c in _MD_CELL_SPLIT.split(line)[1:-1]]
-
-    header = cells(lines[0])
-    return [dict(zip(header, cells(line), strict=False)) for line in lines[2:]]

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reporting.quality_report import QUALITY_FILE
+
 REPORT_FILE = "report.html"
-QUALITY_FILE = "quality.html"  # the release's quality report (publishing.QUALITY_REPORT)
 RELEASE_DB = "mhbench.duckdb"
 
 SECTION_TITLES = {
@@ -467,7 +468,7 @@ def _name(data: ReportData, code: str) -> str:
 
 
 def _render(data: ReportData, started: float) -> str:
-    from orchestration.report_charts import Bar, Charts
+    from reporting.charts import Bar, Charts
 
     sections = _section_order(data.indicators)
     by_section: dict[str, list[dict]] = defaultdict(list)

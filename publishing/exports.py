@@ -1,0 +1,72 @@
+"""The marts of the build warehouse, copied into a release: DuckDB, Parquet and CSV.
+
+Text that a spreadsheet would run as a formula gets a leading quote in every CSV
+(`runtime.spreadsheet.FORMULA_START`, the one home of that rule).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runtime.home import Home
+from runtime.spreadsheet import FORMULA_START_SQL_PATTERN
+
+RELEASE_DB = "mhbench.duckdb"
+
+
+def csv_safe_select(con, table: str, schema: str = "marts") -> str:
+    """A SELECT that prefixes a quote to text a spreadsheet would evaluate as a formula."""
+    columns = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_catalog = current_database() and table_schema = ? and table_name = ? "
+        "order by ordinal_position",
+        [schema, table],
+    ).fetchall()
+    parts = []
+    for name, data_type in columns:
+        quoted = f'"{name}"'
+        if data_type.upper() == "VARCHAR":
+            parts.append(
+                f"case when regexp_matches({quoted}, '{FORMULA_START_SQL_PATTERN}') "
+                f"then '''' || {quoted} else {quoted} end as {quoted}"
+            )
+        else:
+            parts.append(quoted)
+    return f"select {', '.join(parts)} from {schema}.{table}"
+
+
+def copy_marts(home: Home, staging: Path, marts: list[str]) -> tuple[dict, list[dict]]:
+    import duckdb
+
+    row_counts = {}
+    with duckdb.connect(str(staging / RELEASE_DB)) as con:
+        con.execute(f"attach '{home.warehouse}' as build (read_only)")
+        con.execute("create schema marts")
+        for mart in marts:
+            con.execute(f"create table marts.{mart} as select * from build.marts.{mart}")
+            row_counts[mart] = con.execute(f"select count(*) from marts.{mart}").fetchone()[0]
+            con.execute(
+                f"copy marts.{mart} to '{staging / 'parquet' / (mart + '.parquet')}' "
+                "(format parquet, compression zstd)"
+            )
+            con.execute(
+                f"copy ({csv_safe_select(con, mart)}) to '{staging / 'csv' / (mart + '.csv')}' "
+                "(format csv, header true)"
+            )
+        submissions = [
+            dict(
+                zip(
+                    ("submission_id", "participant_code", "collection_year", "file_sha256"),
+                    r,
+                    strict=True,
+                )
+            )
+            for r in con.execute(
+                "select submission_id, participant_code, collection_year, file_sha256 "
+                "from build.intermediate.int_latest_submissions "
+                "order by participant_code, collection_year"
+            ).fetchall()
+        ]
+        con.execute("detach build")
+        con.execute("checkpoint")
+    return row_counts, submissions
