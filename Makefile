@@ -42,7 +42,7 @@ demo: setup
 test: setup
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) pytest -n 2 --dist loadgroup
+	$(RUN) pytest -n 2 --dist loadgroup --durations=15
 
 lint: setup
 	$(RUN) ruff check .
