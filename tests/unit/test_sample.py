@@ -16,11 +16,14 @@ from python_calamine import CalamineWorkbook
 
 from demo.sample_returns import SampleSummary, generate_sample
 from ingestion.dictionary import FLAGS_WITHOUT_VALUE, Dictionary, load_dictionary
-from ingestion.records import CSV_HEADER, DATA_HEADER
 from ingestion.template import fiscal_period
 from runtime.home import Home
 
 YEARS = range(2019, 2025)
+# Public contracts (docs/architecture.md, "Contracts"), written out here rather than imported
+# from the code under test: the header of the Data sheet and that of a CSV return.
+DATA_HEADER = ("item_code", "item_name", "unit", "value", "flag", "comment")
+CSV_HEADER = ("participant_code", "collection_year", "item_code", "value", "flag", "comment")
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,21 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from ingestion.dictionary import load_dictionary
-from ingestion.records import ABOUT_FIELDS, DATA_HEADER
 from ingestion.template import fiscal_period, write_return_workbook, write_template
+
+# Public contracts (docs/architecture.md, "Contracts"), written out here rather than imported
+# from the code under test: a change to the code's constants must fail here, not move along.
+DATA_HEADER = ("item_code", "item_name", "unit", "value", "flag", "comment")
+ABOUT_FIELDS = (
+    "participant_code",
+    "participant_name",
+    "collection_year",
+    "period_start",
+    "period_end",
+    "currency",
+    "template_version",
+    "coverage_note",
+)
 
 SEEDS = {
     "data_items.csv": (
