@@ -17,6 +17,21 @@ class HomeResource(dg.ConfigurableResource):
 
     root: str
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Tag the run with the host and pid executing it, so a dead run can be told apart.
+
+        Runs launched by the daemon get their process only here (the CLI tags its runs at
+        launch); orchestration/dead_runs.py reads these tags.
+        """
+        from orchestration.dead_runs import PID_TAG, process_tags
+
+        run = context.dagster_run
+        if context.instance is None or run is None:
+            return
+        tags = process_tags()
+        if run.tags.get(PID_TAG) != tags[PID_TAG]:
+            context.instance.add_run_tags(run.run_id, tags)
+
     @property
     def home(self) -> Home:
         return Home(Path(self.root).resolve()).ensure()

@@ -77,6 +77,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, home: HomeResource):
 @dg.run_failure_sensor(
     description="Appends every failed run to logs/run-failures.log under MHBENCH_HOME.",
     minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def run_failure_log_sensor(context: dg.RunFailureSensorContext, home: HomeResource):
     log = home.home.root / "logs" / "run-failures.log"
@@ -91,4 +92,24 @@ def run_failure_log_sensor(context: dg.RunFailureSensorContext, home: HomeResour
         fh.write(json.dumps(record) + "\n")
 
 
-all_sensors = [inbox_sensor, run_failure_log_sensor]
+@dg.sensor(
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Marks failed every run of this host whose process is gone (killed, crashed, lost to a "
+        "reboot) and frees its warehouse slot, so later runs do not wait for it forever. "
+        "The failure is logged by run_failure_log_sensor."
+    ),
+)
+def dead_run_sensor(context: dg.SensorEvaluationContext):
+    from orchestration.dead_runs import reclaim_dead_runs
+
+    reclaimed = reclaim_dead_runs(context.instance)
+    for run in reclaimed:
+        context.log.warning(run.describe())
+    if not reclaimed:
+        return dg.SkipReason("no dead runs")
+    return dg.SkipReason("; ".join(run.describe() for run in reclaimed))
+
+
+all_sensors = [inbox_sensor, run_failure_log_sensor, dead_run_sensor]

@@ -1,0 +1,153 @@
+"""Runs whose process died: found, marked failed, and their warehouse slot freed.
+
+A run that is SIGKILLed, runs out of memory or is lost to a reboot stays STARTED in the
+Dagster instance and keeps its `duckdb_writer` slot, so every later run would wait for
+it forever. Every run records where it executes, in run tags: the host, the pid and the
+pid's start time (so a pid reused by another process is not mistaken for the run). A
+run of this host whose process is gone is marked failed with the reason, which also
+triggers the run failure sensor (logs/run-failures.log), and its slots are freed. A run
+on another host is never touched: only its own machine can tell whether it lives.
+
+`mhbench run` reclaims before it waits on the pool; under `dagster dev` the
+`dead_run_sensor` does the same on the daemon's host every 30 seconds. Slots kept by runs
+that have already ended are freed too (Dagster's daemon does that after
+`free_slots_after_run_end_seconds`; the CLI has no daemon).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.defs.resources import DUCKDB_WRITER_POOL
+
+HOST_TAG = "mhbench/host"
+PID_TAG = "mhbench/pid"
+PID_STARTED_TAG = "mhbench/pid_started"
+
+# What a run is doing while its process lives (CANCELING: a stop was asked, not yet done).
+LIVE_STATUSES = [
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def host_name() -> str:
+    return socket.gethostname()
+
+
+def process_started(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, /proc/<pid>/stat), None if none."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name (field 2) is in parentheses and may hold spaces: split after it
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def process_tags(pid: int | None = None) -> dict[str, str]:
+    """Run tags naming this process (or `pid`) on this host."""
+    pid = os.getpid() if pid is None else pid
+    tags = {HOST_TAG: host_name(), PID_TAG: str(pid)}
+    started = process_started(pid)
+    if started is not None:
+        tags[PID_STARTED_TAG] = started
+    return tags
+
+
+def process_alive(pid: int, started: str | None) -> bool:
+    """Whether process `pid` lives and is the same process (same start time) as recorded."""
+    now_started = process_started(pid)
+    if now_started is None:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return started is None  # no /proc: trust the pid alone
+    return started is None or now_started == started
+
+
+@dataclass(frozen=True)
+class Reclaimed:
+    run_id: str
+    job_name: str
+    reason: str
+    freed_slots: int
+
+    def describe(self) -> str:
+        slots = f"; {self.freed_slots} warehouse slot(s) freed" if self.freed_slots else ""
+        return f"run {self.run_id[:8]} ({self.job_name}) marked failed: {self.reason}{slots}"
+
+
+def dead_reason(run: dg.DagsterRun, host: str) -> str | None:
+    """Why `run` is dead (its process on this host is gone), or None if it lives or is unknown."""
+    tags = run.tags
+    if tags.get(HOST_TAG) != host or not tags.get(PID_TAG, "").isdigit():
+        return None
+    pid = int(tags[PID_TAG])
+    if process_alive(pid, tags.get(PID_STARTED_TAG)):
+        return None
+    return f"process {pid} on host {host} is gone: killed or crashed"
+
+
+def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[Reclaimed]:
+    """Mark failed every run of this host whose process is gone, and free its slots.
+
+    Also frees the slots still held by runs that have ended.
+    """
+    host = host_name()
+    reclaimed = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=LIVE_STATUSES)):
+        reason = dead_reason(run, host)
+        if reason is None:
+            continue
+        instance.report_run_failed(run, f"{reason}. Marked failed by mhbench.")
+        reclaimed.append(Reclaimed(run.run_id, run.job_name, reason, free_slots(instance, run)))
+    storage = instance.event_log_storage
+    if storage.supports_global_concurrency_limits:
+        holders = storage.get_concurrency_run_ids()
+        if holders:
+            for run in instance.get_runs(filters=dg.RunsFilter(run_ids=list(holders))):
+                if run.is_finished:
+                    free_slots(instance, run)
+    return reclaimed
+
+
+def free_slots(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int:
+    """Free every concurrency slot `run` holds or waits for; the number of warehouse slots."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return 0
+    held = storage.get_concurrency_info(DUCKDB_WRITER_POOL).claimed_slots
+    count = sum(1 for slot in held if slot.run_id == run.run_id)
+    storage.free_concurrency_slots_for_run(run.run_id)
+    return count
+
+
+@dataclass(frozen=True)
+class SlotHolder:
+    run_id: str
+    job_name: str
+    started: float | None  # unix time
+
+
+def warehouse_holders(instance: dg.DagsterInstance, run_id: str) -> list[SlotHolder]:
+    """The runs other than `run_id` holding the warehouse (a slot of the writer pool)."""
+    info = instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL)
+    others = sorted({slot.run_id for slot in info.claimed_slots} - {run_id})
+    holders = []
+    for other in others:
+        record = instance.get_run_record_by_id(other)
+        if record is None:
+            holders.append(SlotHolder(other, "?", None))
+        else:
+            holders.append(SlotHolder(other, record.dagster_run.job_name, record.start_time))
+    return holders
