@@ -16,8 +16,11 @@ that have already ended are freed too (Dagster's daemon does that after
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +31,9 @@ from orchestration.defs.resources import DUCKDB_WRITER_POOL
 HOST_TAG = "mhbench/host"
 PID_TAG = "mhbench/pid"
 PID_STARTED_TAG = "mhbench/pid_started"
+# A child process of the run that outlives it if the run is killed (the dbt subprocess).
+CHILD_PID_TAG = "mhbench/child_pid"
+CHILD_STARTED_TAG = "mhbench/child_pid_started"
 
 # What a run is doing while its process lives (CANCELING: a stop was asked, not yet done).
 LIVE_STATUSES = [
@@ -59,6 +65,38 @@ def process_tags(pid: int | None = None) -> dict[str, str]:
     if started is not None:
         tags[PID_STARTED_TAG] = started
     return tags
+
+
+def child_process_tags(pid: int) -> dict[str, str]:
+    """Run tags naming a child process of the run (see `stop_orphan`)."""
+    tags = {CHILD_PID_TAG: str(pid)}
+    started = process_started(pid)
+    if started is not None:
+        tags[CHILD_STARTED_TAG] = started
+    return tags
+
+
+def stop_orphan(run: dg.DagsterRun, grace_seconds: float = 5.0) -> int | None:
+    """Stop the child process a dead run left running (dbt holds the warehouse lock); its pid.
+
+    Only the very process recorded (same pid and start time) is signalled.
+    """
+    pid_text = run.tags.get(CHILD_PID_TAG, "")
+    started = run.tags.get(CHILD_STARTED_TAG)
+    if not pid_text.isdigit() or started is None:
+        return None
+    pid = int(pid_text)
+    if process_started(pid) != started:
+        return None
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + grace_seconds
+        while time.monotonic() < deadline:
+            if process_started(pid) != started:
+                return pid
+            time.sleep(0.1)
+    return pid
 
 
 def process_alive(pid: int, started: str | None) -> bool:
@@ -109,6 +147,7 @@ def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[Reclaimed]:
         reason = dead_reason(run, host)
         if reason is None:
             continue
+        stop_orphan(run)
         instance.report_run_failed(run, f"{reason}. Marked failed by mhbench.")
         reclaimed.append(Reclaimed(run.run_id, run.job_name, reason, free_slots(instance, run)))
     storage = instance.event_log_storage

@@ -24,8 +24,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +33,7 @@ from publishing.exports import RELEASE_DB, copy_marts
 from publishing.gx_docs import GX_DOCS_DIR, GX_DOCS_INDEX, copy_data_docs, released_checks
 from publishing.manifest import code_version, dictionary_version
 from runtime.home import Home
+from runtime.pause import pause_point
 
 __all__ = ["RELEASE_DB", "GX_DOCS_INDEX"]
 
@@ -49,7 +48,6 @@ PUBLISH_LOCK = ".publish.lock"
 PageWriter = Callable[[Path, dict], None]
 
 PAUSE_ENV = "MHBENCH_PUBLISH_PAUSE_AT"
-PAUSE_SECONDS_ENV = "MHBENCH_PUBLISH_PAUSE_SECONDS"
 PUBLISH_STAGES = (
     "after-mkdir",  # empty .incoming-<id>/ exists
     "after-copy",  # DuckDB, Parquet and CSV written in .incoming-<id>/
@@ -79,10 +77,7 @@ def new_release_id(now: datetime | None = None) -> str:
 
 def _pause_point(stage: str) -> None:
     """Test hook: stop at `stage` when MHBENCH_PUBLISH_PAUSE_AT names it."""
-    if os.environ.get(PAUSE_ENV) != stage:
-        return
-    print(f"mhbench-publish-paused {stage}", file=sys.stderr, flush=True)
-    time.sleep(float(os.environ.get(PAUSE_SECONDS_ENV, "120")))
+    pause_point(stage, env=PAUSE_ENV, marker="mhbench-publish-paused")
 
 
 def _fsync_path(path: Path) -> None:

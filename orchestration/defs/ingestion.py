@@ -13,6 +13,7 @@ import dagster as dg
 from orchestration.defs.partitions import RETURN_PARTITIONS
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
 from reporting.markdown import markdown_table
+from runtime.pause import pause_point
 
 SUBMISSIONS = dg.AssetKey(["raw", "submissions"])
 RETURN_VALUES = dg.AssetKey(["raw", "return_values"])
@@ -77,6 +78,8 @@ def ingest_returns(context: dg.AssetExecutionContext, home: HomeResource):
     )
 
     def log_file(path, submission) -> None:
+        if submission.is_new:
+            pause_point("ingest-registered")  # test hook, see runtime/pause.py
         context.log.info(
             f"{path.name}: {submission.status} as {submission.submission_id}"
             + (f" ({submission.error_count} errors)" if submission.error_count else "")

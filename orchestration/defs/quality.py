@@ -19,6 +19,7 @@ from orchestration.dbt_manifest import DBT_PROJECT_DIR, published_marts
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
 from reporting.markdown import markdown_table
 from runtime.home import Home
+from runtime.pause import pause_point
 
 # The marts a release publishes: the models of dbt's marts/ folder, read from its manifest.
 PUBLISHED_MARTS = published_marts()
@@ -134,6 +135,7 @@ def _gate_check(mart: str) -> dg.AssetChecksDefinition:
     )
     def _check(context: dg.AssetCheckExecutionContext, home: HomeResource) -> dg.AssetCheckResult:
         paths = home.home
+        pause_point("gate")  # test hook, see runtime/pause.py
         return run_gate_suite(paths.warehouse, mart, gate_data_docs(paths, context.run.run_id))
 
     return _check
