@@ -101,7 +101,8 @@ def test_write_report_html_escapes_untrusted_values(tmp_path):
     page = path.read_text(encoding="utf-8")
 
     assert "<script" not in page
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    # Escaped by the template engine (Jinja2 writes ' as &#39;).
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
     assert "Sweden &amp; &lt;Co&gt;" in page
     assert "Rejected: 3 error(s) must be corrected" in page
     assert "Data!D17" in page and "Value is not a number" in page
@@ -142,3 +143,44 @@ def test_render_text_and_lines():
     console = Console(record=True, width=120, color_system=None)
     console.print(render_text(ParsedReturn(file_format="csv")))
     assert "accepted: no issues" in console.export_text()
+
+
+def test_content_findings_section_is_part_of_the_page(tmp_path):
+    from reporting.submitter_report import append_findings
+
+    home = Home(tmp_path).ensure()
+    clean = ParsedReturn(
+        file_format="csv", about={"participant_code": "NO", "collection_year": 2023}
+    )
+    page = write_report(
+        home, "2" * 16, "NO.csv", "ef" * 32, clean, "accepted", datetime(2024, 1, 1)
+    ).read_text(encoding="utf-8")
+    assert 'id="content-validation"' not in page  # no dbt build yet
+
+    finding = {
+        "rule_id": "AA_BEDS_YOY",
+        "severity": "warning",
+        "kind": "year_on_year",
+        "message": "AA_BEDS changed by +50%",
+        "items_involved": "AA_BEDS",
+        "values_involved": "120",
+        "explained": True,
+        "submitter_comment": HOSTILE,
+        "rule_description": "Beds & <places> year on year",
+    }
+    error = {**finding, "rule_id": "AA_RANGE", "severity": "error", "explained": False}
+    path = append_findings(home, "2" * 16, [finding, error])
+    page = path.read_text(encoding="utf-8")
+    section = page[page.index('<section id="content-validation">') : page.index("</section>")]
+    assert page.index("</section>") < page.index("<footer>")
+    assert "Content validation (1 error(s), 1 warning(s))" in section
+    assert "1 error(s) keep the values involved out of the release" in section
+    assert section.index("AA_RANGE") < section.index("AA_BEDS_YOY")  # errors first
+    assert "<script" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in section
+    assert "Beds &amp; &lt;places&gt; year on year" in section
+
+    # Findings again (all corrected): the section is replaced, not added.
+    page = append_findings(home, "2" * 16, []).read_text(encoding="utf-8")
+    assert page.count('id="content-validation"') == 1
+    assert "Content validation: all rules passed" in page and "No findings." in page
