@@ -1,38 +1,53 @@
 """The mhbench command line: `mhbench --help`.
 
-Imports of dagster, dbt and great_expectations happen inside the commands that need
-them, so `mhbench validate FILE` answers a submitter in well under a second or two.
+A thin layer over the stages: each command calls ingestion, publishing, reporting or
+orchestration and hands what it gets to `cli/output.py`, which prints everything (tables,
+CSV, JSON, messages). Imports of dagster, dbt, great_expectations, duckdb and pandas happen
+inside the commands that need them, so `mhbench validate FILE` answers a submitter fast.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+from cli import output
+from cli.output import FORMAT_HELP, OutputFormat, Rows
+
+if TYPE_CHECKING:
+    from runtime.home import Home
 
 app = typer.Typer(
     help="mhbench: international mental health benchmarking data platform.",
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+
+Format = Annotated[OutputFormat, typer.Option("--format", help=FORMAT_HELP, case_sensitive=False)]
+Release = Annotated[str | None, typer.Option(help="Release id, `current` (default) or `previous`.")]
 
 
-def _release_folder(home, ref: str | None, hint: str = "see `mhbench releases`") -> Path:
-    """The folder of a release (an id, `current` or `previous`), or a clear error and exit 2."""
+def _fail(headline: str, detail: str = "", code: int = 2) -> NoReturn:
+    """Print an error (literal text: it may quote a file name or a SQL error) and exit."""
+    output.error(headline, detail)
+    raise typer.Exit(code)
+
+
+def _sentence(text: str) -> str:
+    """A lookup error (`no release 'x' in ...`) as a sentence: capital first, full stop."""
+    return text[:1].upper() + text[1:].rstrip(".") + "."
+
+
+def _release(home: Home, ref: str | None, hint: str = "see `mhbench releases`"):
+    """A release (an id, `current` or `previous`), or a clear error and exit 2."""
     from publishing.store import resolve_release
 
     try:
-        return resolve_release(home, ref or "current").path
+        return resolve_release(home, ref or "current")
     except LookupError as exc:
-        err_console.print(f"[red]{exc}.[/] Run `mhbench run` first, or {hint}.")
-        raise typer.Exit(2) from exc
+        _fail(_sentence(str(exc)), f"Run `mhbench run` first, or {hint}.")
 
 
 @app.command()
@@ -48,18 +63,20 @@ def sample(
     from orchestration.instance import configure_environment
 
     home = configure_environment()
-    with console.status("Writing sample returns"):
+    with output.status("Writing sample returns"):
         summary = generate_sample(home, seed=seed, years=range(first_year, last_year + 1))
-    console.print(f"Wrote {len(summary.files)} returns into [bold]{home.inbox}[/]")
+    output.say(f"Wrote {len(summary.files)} returns into ", (str(home.inbox), "bold"))
     for bad in summary.bad:
-        console.print(f"  [yellow]deliberately bad ({bad.kind}):[/] {bad.path.name}: {bad.reason}")
+        output.say(
+            (f"  deliberately bad ({bad.kind}):", "yellow"), f" {bad.path.name}: {bad.reason}"
+        )
 
 
 @app.command()
 def template(
     participant: Annotated[str, typer.Option(help="Participant code, e.g. SE or GB-ENG.")],
     year: Annotated[int, typer.Option(help="Collection year.")],
-    output: Annotated[
+    output_path: Annotated[
         Path | None, typer.Option("--output", "-o", help="Where to write the workbook.")
     ] = None,
 ) -> None:
@@ -70,12 +87,13 @@ def template(
     dictionary = load_dictionary()
     code = participant.strip().upper()
     if code not in dictionary.participants:
-        known = ", ".join(sorted(dictionary.participants))
-        err_console.print(f"[red]Unknown participant {participant!r}.[/] Known: {known}")
-        raise typer.Exit(2)
-    output = output or Path(f"{code}_{year}_return.xlsx")
-    write_template(output, code, year, dictionary)
-    console.print(f"Template for {code} {year} written to [bold]{output}[/]")
+        _fail(
+            f"Unknown participant {participant!r}.",
+            f"Known: {', '.join(sorted(dictionary.participants))}",
+        )
+    path = output_path or Path(f"{code}_{year}_return.xlsx")
+    write_template(path, code, year, dictionary)
+    output.say(f"Template for {code} {year} written to ", (str(path), "bold"))
 
 
 @app.command()
@@ -88,62 +106,56 @@ def validate(
 
     Exits 1 when the return would be rejected.
     """
-    from cli.output import render_text
     from ingestion.check import check_return
 
     if not file.exists():
-        err_console.print(f"[red]No such file: {file}[/]")
-        raise typer.Exit(2)
+        _fail(f"No such file: {file}")
     parsed = check_return(file, expected_year=year)
     if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "file": file.name,
-                    "accepted": parsed.accepted,
-                    "issues": [issue.__dict__ for issue in parsed.issues],
-                },
-                indent=2,
-            )
-        )
+        output.print_json(output.validation_json(parsed, file.name))
     else:
-        console.print(render_text(parsed, file.name))
+        output.console.print(output.render_text(parsed, file.name))
     raise typer.Exit(0 if parsed.accepted else 1)
 
 
 @app.command()
 def run() -> None:
-    """Run the whole annual cycle through Dagster: ingest, build, check, publish."""
+    """Run the whole annual cycle through Dagster: ingest, build, check, publish.
+
+    Exits 1 when no release was published.
+    """
+    from cli.cycle import ConsoleCycleDisplay, print_summary
     from orchestration.instance import configure_environment
-    from orchestration.run_cycle import print_summary, run_annual_cycle
+    from orchestration.run_cycle import run_annual_cycle
 
     home = configure_environment()
-    outcome = run_annual_cycle(home, console)
-    print_summary(home, outcome, console)
+    outcome = run_annual_cycle(home, ConsoleCycleDisplay(output.console))
+    print_summary(home, outcome, output.console)
     raise typer.Exit(0 if outcome.success else 1)
 
 
 @app.command()
-def releases() -> None:
-    """List published releases, newest last; the current one is marked."""
+def releases(fmt: Format = OutputFormat.table) -> None:
+    """List published releases, oldest first; the current one is marked."""
     from orchestration.instance import configure_environment
     from publishing.store import current_release, list_releases
 
     home = configure_environment()
     current = current_release(home)
-    table = Table()
-    table.add_column("release", no_wrap=True)  # ids are copied into other commands: never cut
-    for name in ("created at", "submissions", "rows", "current"):
-        table.add_column(name)
-    for rel in list_releases(home):
-        table.add_row(
-            rel.release_id,
-            rel.manifest.get("created_at", ""),
-            str(len(rel.manifest.get("submissions", []))),
-            str(sum(rel.manifest.get("marts", {}).values())),
-            "*" if current and current.release_id == rel.release_id else "",
-        )
-    console.print(table)
+    rows = Rows.of(
+        ("release_id", "created_at", "submissions", "rows", "current"),
+        (
+            (
+                rel.release_id,
+                rel.manifest.get("created_at"),
+                len(rel.manifest.get("submissions", [])),
+                sum(rel.manifest.get("marts", {}).values()),
+                current is not None and current.release_id == rel.release_id,
+            )
+            for rel in list_releases(home)
+        ),
+    )
+    output.print_rows(rows, fmt, output.releases_table)
 
 
 @app.command()
@@ -151,50 +163,31 @@ def query(
     sql: Annotated[
         str, typer.Argument(help='SQL to run, e.g. "select * from marts.mart_benchmark".')
     ],
-    release: Annotated[
-        str | None, typer.Option(help="Release id, `current` (default) or `previous`.")
-    ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    release: Release = None,
+    fmt: Format = OutputFormat.table,
 ) -> None:
     """Run read-only SQL on a published release."""
     import duckdb
 
     from orchestration.instance import configure_environment
-    from publishing.store import RELEASE_DB
 
     home = configure_environment()
-    database = _release_folder(home, release) / RELEASE_DB
+    database = _release(home, release).database
     with duckdb.connect(str(database), read_only=True) as con:
         try:
             cursor = con.execute(sql)
+            rows = Rows.of([d[0] for d in cursor.description or []], cursor.fetchall())
         except duckdb.Error as exc:
-            err_console.print(f"[red]Query failed:[/] {exc}")
-            raise typer.Exit(1) from exc
-        columns = [d[0] for d in cursor.description or []]
-        rows = cursor.fetchall()
-    if fmt == "json":
-        typer.echo(
-            json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=2)
-        )
-    elif fmt == "csv":
-        import csv
-
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows(rows)
-    else:
-        table = Table(*columns)
-        for r in rows:
-            table.add_row(*("" if v is None else str(v) for v in r))
-        console.print(table)
+            _fail("Query failed:", str(exc), code=1)
+    output.print_rows(rows, fmt, output.query_table)
 
 
 @app.command()
 def report(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the HTML report.")],
-    release: Annotated[
-        str | None, typer.Option(help="Release id, `current` (default) or `previous`.")
-    ] = None,
+    output_path: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the HTML report.")
+    ],
+    release: Release = None,
     participant: Annotated[
         str | None, typer.Option(help="Participant to highlight, e.g. SE or GB-ENG.")
     ] = None,
@@ -209,17 +202,17 @@ def report(
     from reporting.benchmark_report import ReportError, write_benchmark_report
 
     home = configure_environment()
-    folder = _release_folder(home, release)
+    folder = _release(home, release).path
     started = time.perf_counter()
     try:
-        with console.status("Drawing the charts"):
-            path = write_benchmark_report(folder, participant, output, year=year)
+        with output.status("Drawing the charts"):
+            path = write_benchmark_report(folder, participant, output_path, year=year)
     except ReportError as exc:
-        err_console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from exc
-    console.print(
-        f"Report written to [bold]{path}[/] "
-        f"({path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s)"
+        _fail(str(exc))
+    output.say(
+        "Report written to ",
+        (str(path), "bold"),
+        f" ({path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s)",
     )
 
 
@@ -227,7 +220,7 @@ def report(
 def findings(
     year: Annotated[int, typer.Option(help="Collection year.")],
     participant: Annotated[str | None, typer.Option(help="Participant code, e.g. SE.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    fmt: Format = OutputFormat.table,
     warehouse: Annotated[
         bool,
         typer.Option("--warehouse", help="Read the build warehouse, not the current release."),
@@ -237,47 +230,41 @@ def findings(
     import duckdb
 
     from orchestration.instance import configure_environment
-    from publishing.store import RELEASE_DB
-    from reporting.findings import FORMATS, findings_rows, render
+    from reporting.findings import COLUMNS, findings_rows
 
-    if fmt not in FORMATS:
-        err_console.print(f"[red]Unknown format {fmt!r}.[/] Use one of: {', '.join(FORMATS)}")
-        raise typer.Exit(2)
     home = configure_environment()
-    database = (
-        home.warehouse
-        if warehouse
-        else _release_folder(home, None, hint="use --warehouse") / RELEASE_DB
-    )
-    with duckdb.connect(str(database), read_only=True) as con:
-        rows = findings_rows(con, year, participant.strip().upper() if participant else None)
-    out = render(rows, fmt)
-    if fmt == "table":
-        console.print(out)
+    if warehouse:
+        database = home.warehouse
+        if not database.exists():
+            _fail(f"No warehouse at {database}.", "Run `mhbench run` first.")
     else:
-        typer.echo(out, nl=False)
+        database = _release(home, None, hint="use --warehouse").database
+    try:
+        with duckdb.connect(str(database), read_only=True) as con:
+            records = findings_rows(con, year, participant)
+    except duckdb.Error as exc:
+        _fail(f"Cannot read the findings in {database}:", str(exc))
+    output.print_rows(Rows.of_dicts(records, COLUMNS), fmt, output.findings_table)
 
 
 @app.command()
 def diff(
     old: Annotated[str, typer.Argument(help="Older release: an id, `previous` or `current`.")],
     new: Annotated[str, typer.Argument(help="Newer release: an id, `previous` or `current`.")],
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    fmt: Format = OutputFormat.table,
 ) -> None:
     """List indicator values added, removed and changed between two releases."""
-    from orchestration.instance import configure_environment
-    from publishing.diff import FORMATS, diff_releases, format_changes
+    from dataclasses import astuple
 
-    if fmt not in FORMATS:
-        err_console.print(f"[red]Unknown format {fmt!r}.[/] Use one of: {', '.join(FORMATS)}")
-        raise typer.Exit(2)
+    from orchestration.instance import configure_environment
+    from publishing.diff import COLUMNS, diff_releases
+
     home = configure_environment()
     try:
         changes = diff_releases(home, old, new)
     except LookupError as exc:
-        err_console.print(f"[red]{exc}[/] See `mhbench releases`.")
-        raise typer.Exit(2) from exc
-    typer.echo(format_changes(changes, fmt))
+        _fail(_sentence(str(exc)), "See `mhbench releases`.")
+    output.print_rows(Rows.of(COLUMNS, map(astuple, changes)), fmt, output.changes_table)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,38 @@
-"""Everything the mhbench command prints goes through here: tables, CSV, JSON, reports.
+"""Everything the mhbench command prints goes through here: tables, CSV, JSON, messages.
 
-Untrusted text (values, comments and file names from returns) is printed as rich `Text`,
-never as markup, so `[/]` in a return cannot break or restyle the console.
+- Formats: `OutputFormat` is the type of every `--format` option. typer refuses any other
+  value itself (exit 2, naming the allowed ones), so no command checks a format by hand.
+- Rows: a command hands over `Rows` (column names and values) and the format; `print_rows`
+  draws a rich table, or writes CSV or JSON to stdout. A command may give its own table
+  (styles, a title); CSV and JSON are always the same plain columns.
+- CSV: one writer, `write_csv`. Text a spreadsheet would run as a formula gets a leading
+  quote (`runtime.spreadsheet.formula_safe`, the one home of that rule); numbers stay
+  numbers, so `-3` is never quoted.
+- CSV and JSON: dates and times are ISO 8601 strings; missing values are empty / null.
+- Untrusted text (values, comments and file names from returns, participant codes, SQL and
+  lookup errors, column names of a query) reaches the console only as rich `Text`, never as
+  markup: `[/]` or `[link=...]` in a return is printed as it is, and cannot crash or restyle
+  the console. Every helper here takes plain strings as literal text.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import csv
+import json
+import math
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import IO, TYPE_CHECKING
 
-from ingestion.report import shorten, sorted_issues
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from runtime.spreadsheet import formula_safe
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -16,11 +40,244 @@ if TYPE_CHECKING:
     from ingestion.records import ParsedReturn
 
 
+class OutputFormat(StrEnum):
+    """The output formats of `--format` (a `str` Enum: typer offers its values as choices)."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+FORMAT_HELP = "Output format: table (for people), csv (for spreadsheets) or json."
+
+console = Console()
+err_console = Console(stderr=True)
+
+# A part of a message: literal text, a (text, style) pair, or a ready `Text`.
+Part = str | tuple[str, str] | Text
+
+
+def line(*parts: Part) -> Text:
+    """One line of output from literal parts; nothing in them is read as markup."""
+    return Text.assemble(*parts)
+
+
+def say(*parts: Part) -> None:
+    """A message line on stdout (not cut at the terminal width, so paths can be copied)."""
+    console.print(line(*parts), soft_wrap=True)
+
+
+def error(headline: str, detail: str = "") -> None:
+    """An error line on stderr: the headline in red, then the detail; both literal text."""
+    message = line((headline, "red"))
+    if detail:
+        message.append(" " + detail)
+    err_console.print(message, soft_wrap=True)
+
+
+def status(text: str):
+    """A spinner with a literal message, while something takes seconds."""
+    return console.status(Text(text))
+
+
+# -- values ------------------------------------------------------------------------------
+
+
+def jsonable(value: object) -> object:
+    """`value` as JSON can hold it: dates as ISO strings, non-finite numbers as null."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return None
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return str(value)
+
+
+def csv_cell(value: object) -> object:
+    """One CSV cell: empty for missing, numbers as numbers, ISO dates, formula-safe text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return value
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, str):
+        return formula_safe(value)
+    if isinstance(value, Mapping | list | tuple):
+        return formula_safe(json.dumps(jsonable(value), ensure_ascii=False))
+    return formula_safe(str(value))
+
+
+def display(value: object) -> str:
+    """A value as a table cell shows it: floats to 7 significant digits (a table is for
+    reading; CSV and JSON carry every digit)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        short = format(value, ".7g")
+        return short if "e" not in short else repr(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return str(value)
+
+
+# -- rows in three formats ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Column names and the rows under them: what a command gives to be printed."""
+
+    columns: tuple[str, ...]
+    values: list[tuple]
+
+    @classmethod
+    def of(cls, columns: Iterable[str], values: Iterable[Sequence]) -> Rows:
+        return cls(tuple(columns), [tuple(v) for v in values])
+
+    @classmethod
+    def of_dicts(cls, records: Iterable[Mapping], columns: Sequence[str]) -> Rows:
+        return cls(tuple(columns), [tuple(r.get(c) for c in columns) for r in records])
+
+    def dicts(self) -> list[dict]:
+        return [dict(zip(self.columns, v, strict=True)) for v in self.values]
+
+
+def write_csv(rows: Rows, file: IO[str]) -> None:
+    """The one CSV writer of the CLI: a header row, then formula-safe cells."""
+    writer = csv.writer(file, lineterminator="\n")
+    writer.writerow([csv_cell(c) for c in rows.columns])
+    writer.writerows([csv_cell(v) for v in row] for row in rows.values)
+
+
+def json_text(data: object) -> str:
+    return json.dumps(jsonable(data), indent=2, ensure_ascii=False)
+
+
+def print_json(data: object) -> None:
+    sys.stdout.write(json_text(data) + "\n")
+
+
+def plain_table(rows: Rows, title: str | None = None) -> Table:
+    """Every column as it is; numeric columns right-aligned; an empty cell for missing."""
+    table = Table(title=Text(title) if title else None, header_style="bold")
+    for index, name in enumerate(rows.columns):
+        present = [r[index] for r in rows.values if r[index] is not None]
+        numeric = bool(present) and all(
+            isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in present
+        )
+        table.add_column(Text(name), justify="right" if numeric else "left", overflow="fold")
+    for row in rows.values:
+        table.add_row(*(Text(display(v)) for v in row))
+    return table
+
+
+def print_rows(
+    rows: Rows,
+    fmt: OutputFormat,
+    table: Callable[[Rows], RenderableType] = plain_table,
+) -> None:
+    """`rows` in the chosen format: the table on the console, CSV or JSON on stdout."""
+    if fmt is OutputFormat.csv:
+        write_csv(rows, sys.stdout)
+    elif fmt is OutputFormat.json:
+        print_json(rows.dicts())
+    else:
+        console.print(table(rows))
+
+
+# -- the tables of the commands ----------------------------------------------------------
+
+
+def query_table(rows: Rows) -> RenderableType:
+    caption = f"{len(rows.values)} row{'s' if len(rows.values) != 1 else ''}"
+    table = plain_table(rows)
+    table.caption = Text(caption)
+    return table
+
+
+def releases_table(rows: Rows) -> Table:
+    """Published releases; `current` is a star. Ids are never cut: they are copied into
+    other commands."""
+    table = Table(header_style="bold")
+    table.add_column("release", no_wrap=True)
+    table.add_column("created at", overflow="fold")
+    for name in ("submissions", "rows", "current"):
+        table.add_column(name, justify="left" if name == "current" else "right")
+    for r in rows.dicts():
+        table.add_row(
+            Text(display(r["release_id"])),
+            Text(display(r["created_at"])),
+            Text(display(r["submissions"])),
+            Text(display(r["rows"])),
+            Text("*" if r["current"] else ""),
+        )
+    return table
+
+
+def findings_table(rows: Rows) -> Table:
+    """Findings for people: errors in red, warnings in yellow, the year and counts in the
+    title (the command shows one collection year)."""
+    records = rows.dicts()
+    errors = sum(1 for r in records if r["severity"] == "error")
+    explained = sum(1 for r in records if r["severity"] != "error" and r["explained"])
+    years = sorted({str(r["collection_year"]) for r in records})
+    title = f"{', '.join(years)}: " if years else ""
+    title += f"{errors} error(s), {len(records) - errors} warning(s) ({explained} explained)"
+    table = Table(title=Text(title), header_style="bold", expand=True)
+    table.add_column("participant", no_wrap=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("rule", overflow="fold", ratio=3)
+    table.add_column("finding", overflow="fold", ratio=6)
+    table.add_column("explained", no_wrap=True)
+    table.add_column("comment", overflow="fold", ratio=2, min_width=7)
+    for r in records:
+        style = "red" if r["severity"] == "error" else "yellow"
+        table.add_row(
+            Text(display(r["participant_code"])),
+            Text(display(r["severity"]), style),
+            Text(display(r["rule_id"]), "dim"),
+            Text(display(r["message"])),
+            Text("yes" if r["explained"] else ("-" if r["severity"] == "error" else "no")),
+            Text(display(r["submitter_comment"])),
+        )
+    return table
+
+
+def changes_table(rows: Rows) -> RenderableType:
+    """Indicator values added, removed and changed, with the count of each."""
+    records = rows.dicts()
+    if not records:
+        return Text("no changes in fct_indicator_values")
+    table = plain_table(rows)
+    counts = {k: sum(r["change"] == k for r in records) for k in ("added", "removed", "changed")}
+    table.caption = Text(", ".join(f"{n} {k}" for k, n in counts.items()))
+    return table
+
+
+# -- `mhbench validate` ------------------------------------------------------------------
+
+
 def render_text(parsed: ParsedReturn, filename: str | None = None) -> RenderableType:
     """A rich renderable for `mhbench validate FILE`: verdict line plus a table of issues."""
     from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
+
+    from ingestion.report import shorten, sorted_issues
 
     errors = len(parsed.errors)
     warnings = len(parsed.issues) - errors
@@ -39,7 +296,6 @@ def render_text(parsed: ParsedReturn, filename: str | None = None) -> Renderable
         table.add_column(name, overflow="fold")
     for i in sorted_issues(parsed.issues):
         style = "red" if i.severity == "error" else "yellow"
-        # Text objects, not strings: untrusted values must not be read as rich markup.
         table.add_row(
             Text(i.severity, style),
             Text(i.place),
@@ -49,3 +305,14 @@ def render_text(parsed: ParsedReturn, filename: str | None = None) -> Renderable
             Text(i.code, "dim"),
         )
     return Group(verdict, table)
+
+
+def validation_json(parsed: ParsedReturn, filename: str) -> dict:
+    """What `mhbench validate --json` prints."""
+    from dataclasses import asdict
+
+    return {
+        "file": filename,
+        "accepted": parsed.accepted,
+        "issues": [asdict(issue) for issue in parsed.issues],
+    }

@@ -1,21 +1,74 @@
-"""`mhbench run`: the annual cycle, headless, through Dagster, with progress and a summary."""
+"""`mhbench run`: the annual cycle, headless, through Dagster; returns what happened.
+
+This module runs the cycle and prints nothing itself: it reports progress to a
+`CycleDisplay` (the CLI's draws a progress bar) and returns a `CycleOutcome` that the CLI
+renders (`cli/cycle.py`).
+"""
 
 from __future__ import annotations
 
 import contextlib
-import sys
+import json
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from rich.console import Console
-from rich.table import Table
+from typing import Protocol
 
 from runtime.home import Home
 
 # The console shows progress and a summary; Dagster's own log stays in the run (UI) unless it
 # is a warning or worse.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+# Called with (steps done, the step running now) while the run executes.
+ProgressUpdate = Callable[[int, "str | None"], None]
+
+
+class CycleDisplay(Protocol):
+    """Where the cycle reports progress. The text it is given may name participants from the
+    inbox: a display shows it as text, never as markup."""
+
+    def status(self, text: str) -> AbstractContextManager[object]:
+        """Something that takes seconds is going on."""
+
+    def note(self, text: str) -> None:
+        """A line worth keeping on screen."""
+
+    def progress(self, total_steps: int) -> AbstractContextManager[ProgressUpdate]:
+        """The run is executing: its steps are counted with the update it yields. Called from
+        another thread while stdout is redirected into the run log, so a display must keep
+        the terminal it had when it was made."""
+
+
+class _Silent:
+    def status(self, text: str) -> AbstractContextManager[object]:
+        return contextlib.nullcontext()
+
+    def note(self, text: str) -> None:
+        pass
+
+    @contextlib.contextmanager
+    def progress(self, total_steps: int) -> Iterator[ProgressUpdate]:
+        yield lambda done, step: None
+
+
+@dataclass(frozen=True)
+class RejectedFile:
+    filename: str
+    participant_code: str | None
+    collection_year: int | None
+    errors: list[dict]  # the error issues of the file: place, message, ...
+    report_path: str | None
+
+
+@dataclass(frozen=True)
+class Submissions:
+    """The registry after the run: submissions by status, and every rejected file."""
+
+    counts: dict[str, int]
+    rejected: list[RejectedFile]
 
 
 @dataclass
@@ -26,14 +79,50 @@ class CycleOutcome:
     release_path: Path | None = None
     failure: str | None = None
     log_path: Path | None = None
+    submissions: Submissions | None = None
+    # why `submissions` is missing although the cycle ran (e.g. the warehouse is locked)
+    submissions_note: str | None = None
+
+
+def read_submissions(home: Home) -> tuple[Submissions | None, str | None]:
+    """Submission counts and rejected files from the warehouse, or why they cannot be read."""
+    import duckdb
+
+    if not home.warehouse.exists():
+        return None, f"No warehouse yet ({home.warehouse})."
+    try:
+        con = duckdb.connect(str(home.warehouse), read_only=True)
+    except duckdb.IOException:
+        return None, f"The warehouse is locked by another process ({home.warehouse})."
+    with con:
+        try:
+            counts = dict(
+                con.execute("select status, count(*) from raw.submissions group by 1").fetchall()
+            )
+            rejected = con.execute(
+                "select original_filename, participant_code, collection_year, issues_json, "
+                "report_path from raw.submissions where status = 'rejected' order by 1"
+            ).fetchall()
+        except duckdb.CatalogException:
+            return None, f"No submission registered yet in {home.warehouse}."
+    files = [
+        RejectedFile(
+            name,
+            participant,
+            year,
+            [i for i in json.loads(issues or "[]") if i.get("severity") == "error"],
+            report,
+        )
+        for name, participant, year, issues, report in rejected
+    ]
+    return Submissions(counts, files), None
 
 
 def _watch_progress(
-    instance, run_id: str, total_steps: int, console: Console, stop: threading.Event
+    instance, run_id: str, total_steps: int, display: CycleDisplay, stop: threading.Event
 ):
-    """Show step progress by polling the run's event log (the run executes in this process)."""
+    """Report step progress by polling the run's event log (the run executes in this process)."""
     from dagster import DagsterEventType
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     done_types = {
         DagsterEventType.STEP_SUCCESS,
@@ -41,15 +130,7 @@ def _watch_progress(
         DagsterEventType.STEP_SKIPPED,
     }
     seen: set[str] = set()
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} steps"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("annual cycle", total=total_steps)
+    with display.progress(total_steps) as update:
         cursor, started = None, None
         while not stop.wait(0.5):
             # only the step events, and only those after the cursor: the log of a dbt step is long
@@ -63,7 +144,7 @@ def _watch_progress(
                     seen.add(event.step_key)
                 else:
                     started = event.step_key
-            progress.update(task, completed=len(seen), description=f"running {started or '...'}")
+            update(len(seen), started)
 
 
 def _warm_up_great_expectations() -> None:
@@ -72,7 +153,8 @@ def _warm_up_great_expectations() -> None:
     warm_up()
 
 
-def run_annual_cycle(home: Home, console: Console) -> CycleOutcome:
+def run_annual_cycle(home: Home, display: CycleDisplay | None = None) -> CycleOutcome:
+    """Ingest, build, check and publish every partition in one Dagster run."""
     from dagster import DagsterInstance
     from dagster._core.utils import make_new_run_id
 
@@ -80,17 +162,18 @@ def run_annual_cycle(home: Home, console: Console) -> CycleOutcome:
     from orchestration.defs.jobs import ANNUAL_CYCLE
     from orchestration.defs.publish import RELEASE
 
-    with console.status("Preparing the dbt manifest and loading the Dagster definitions"):
+    display = display or _Silent()
+    with display.status("Preparing the dbt manifest and loading the Dagster definitions"):
         ensure_manifest()
         from orchestration.definitions import defs
         from orchestration.defs.partitions import add_inbox_participants, every_partition_tags
 
         job = defs.resolve_job_def(ANNUAL_CYCLE)
     instance = DagsterInstance.get()
-    with console.status("Finding the partition (year × participant) of every file in the inbox"):
+    with display.status("Finding the partition (year × participant) of every file in the inbox"):
         new_participants = add_inbox_participants(instance, home)
     if new_participants:
-        console.print(f"New participant partitions: {', '.join(new_participants)}")
+        display.note(f"New participant partitions: {', '.join(new_participants)}")
     partitions = every_partition_tags(instance)
     if partitions is None:
         return CycleOutcome(
@@ -108,11 +191,10 @@ def run_annual_cycle(home: Home, console: Console) -> CycleOutcome:
     log_path = home.root / "logs" / f"run-{run_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # dbt's own log lines go to the run log (and to the step logs in the UI), not the terminal.
-    terminal = Console(file=sys.stdout) if console.file is sys.stdout else console
     stop = threading.Event()
     watcher = threading.Thread(
         target=_watch_progress,
-        args=(instance, run_id, len(job.graph.node_defs), terminal, stop),
+        args=(instance, run_id, len(job.graph.node_defs), display, stop),
         daemon=True,
     )
     watcher.start()
@@ -152,73 +234,14 @@ def run_annual_cycle(home: Home, console: Console) -> CycleOutcome:
             for e in failed
             if e.step_failure_data
         )
+    submissions, submissions_note = read_submissions(home)
     return CycleOutcome(
-        run_id, result.success and release_path is not None, checks, release_path, failure, log_path
-    )
-
-
-def print_summary(home: Home, outcome: CycleOutcome, console: Console) -> None:
-    import duckdb
-
-    if outcome.run_id is None:
-        console.print(f"[red]Nothing to run[/]: {outcome.failure}")
-        return
-
-    console.rule("Submissions")
-    try:
-        con = (
-            duckdb.connect(str(home.warehouse), read_only=True) if home.warehouse.exists() else None
-        )
-    except duckdb.IOException:
-        console.print(f"[yellow]The warehouse is locked by another process[/] ({home.warehouse}).")
-        con = None
-    if con is not None:
-        with con:
-            counts = dict(
-                con.execute("select status, count(*) from raw.submissions group by 1").fetchall()
-            )
-            rejected = con.execute(
-                "select original_filename, coalesce(participant_code, '?'), coalesce(collection_year::varchar, '?'), "
-                "issues_json, report_path from raw.submissions where status = 'rejected' order by 1"
-            ).fetchall()
-        console.print(
-            f"accepted: [green]{counts.get('accepted', 0)}[/]   rejected: [red]{counts.get('rejected', 0)}[/]"
-        )
-        import json
-
-        for name, participant, year, issues_json, report in rejected:
-            issues = [i for i in json.loads(issues_json or "[]") if i.get("severity") == "error"]
-            console.print(
-                f"[red]rejected[/] {name} ({participant} {year}): {len(issues)} errors, report {report}"
-            )
-            for issue in issues[:3]:
-                console.print(f"    {issue['place']}: {issue['message']}")
-            if len(issues) > 3:
-                console.print(f"    ... and {len(issues) - 3} more in the report")
-
-    console.rule("Checks")
-    failed = [c for c in outcome.checks if not c["passed"]]
-    console.print(f"{len(outcome.checks) - len(failed)} of {len(outcome.checks)} checks passed")
-    if failed:
-        table = Table("asset", "check", "severity")
-        for c in failed:
-            table.add_row(c["asset"], c["check"], c["severity"])
-        console.print(table)
-
-    console.rule("Release")
-    if outcome.release_path:
-        db = outcome.release_path / "mhbench.duckdb"
-        console.print(f"[green]Published[/] {outcome.release_path}")
-        console.print(f"current -> {home.current_release}")
-        console.print("Query it:")
-        console.print('  uv run mhbench query "select * from marts.mart_benchmark limit 10"')
-        console.print(
-            f"  python -c \"import duckdb; print(duckdb.connect('{db}', read_only=True).sql('from marts.mart_benchmark'))\""
-        )
-    else:
-        console.print("[red]No release published[/]: the previous release (if any) stays current.")
-        if outcome.failure:
-            console.print(outcome.failure)
-    console.print(
-        f"Dagster run {outcome.run_id} (see it with `make ui`); dbt log: {outcome.log_path}"
+        run_id,
+        result.success and release_path is not None,
+        checks,
+        release_path,
+        failure,
+        log_path,
+        submissions,
+        submissions_note,
     )

@@ -3,22 +3,19 @@
 Both release databases are attached read-only to an in-memory DuckDB and compared on
 the grain of `marts.fct_indicator_values` (participant × year × indicator). A value
 counts as changed when it differs at all (`is distinct from`: a value that became
-suppressed, i.e. null, is a change too).
+suppressed, i.e. null, is a change too). `mhbench diff` prints them; `COLUMNS` are the
+fields of `Change`, in order.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 from publishing.store import resolve_release
 from runtime.home import Home
 
 ChangeKind = Literal["added", "removed", "changed"]
-FORMATS = ("table", "csv", "json")
 COLUMNS = ("change", "participant_code", "collection_year", "indicator_code", "old", "new")
 
 DIFF_QUERY = """
@@ -64,41 +61,3 @@ def diff_releases(home: Home, a: str, b: str) -> list[Change]:
         con.execute(f"attach '{new.database}' as new_release (read_only)")
         rows = con.execute(DIFF_QUERY).fetchall()
     return [Change(*row) for row in rows]
-
-
-def _number(value: float | None) -> str:
-    return "" if value is None else format(value, ".10g")
-
-
-def format_changes(changes: list[Change], fmt: str = "table") -> str:
-    """The changes as an aligned text table, CSV or JSON."""
-    if fmt == "json":
-        return json.dumps([asdict(c) for c in changes], indent=2)
-    rows = [
-        [
-            c.change,
-            c.participant_code,
-            str(c.collection_year),
-            c.indicator_code,
-            _number(c.old),
-            _number(c.new),
-        ]
-        for c in changes
-    ]
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        writer.writerows(rows)
-        return buffer.getvalue()
-    if fmt != "table":
-        raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if not changes:
-        return "no changes in fct_indicator_values"
-    widths = [max(len(r[i]) for r in [list(COLUMNS), *rows]) for i in range(len(COLUMNS))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(COLUMNS, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
-    counts = {k: sum(c.change == k for c in changes) for k in ("added", "removed", "changed")}
-    lines.append(", ".join(f"{n} {k}" for k, n in counts.items()))
-    return "\n".join(lines)

@@ -1,22 +1,18 @@
-"""Content validation findings for people: query `marts.mart_validation_findings` and render it.
+"""Content validation findings: the queries on `marts.mart_validation_findings`.
 
-Used by `mhbench findings --year 2024 [--participant SE] [--format table|csv|json]` and by the
-Dagster findings assets. Every function takes an open DuckDB connection, so the same code
-reads a published release (`releases/current/mhbench.duckdb`) or the build warehouse.
+Used by `mhbench findings --year 2024 [--participant SE]` (which prints them through
+`cli/output.py`) and by the Dagster findings assets. Every function takes an open DuckDB
+connection, so the same code reads a published release (`releases/current/mhbench.duckdb`)
+or the build warehouse.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Sequence
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import duckdb
-    from rich.table import Table
 
 FINDINGS_TABLE = "marts.mart_validation_findings"
 COLUMNS = (
@@ -39,8 +35,6 @@ _ORDER = (
     "participant_code, collection_year, case severity when 'error' then 0 else 1 end, "
     "explained, rule_id, subject_code"
 )
-Format = Literal["table", "csv", "json"]
-FORMATS: tuple[str, ...] = ("table", "csv", "json")
 
 
 def findings_rows(
@@ -83,65 +77,3 @@ def severity_counts(rows: Sequence[dict]) -> dict[str, int]:
         "warnings_explained": explained,
         "warnings_open": warnings - explained,
     }
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
-
-
-def _csv_cell(value: object) -> object:
-    """Text a spreadsheet would evaluate as a formula gets a leading quote (comments are untrusted)."""
-    value = _plain(value)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def render(rows: Sequence[dict], fmt: Format = "table") -> Table | str:
-    """A rich Table for `table`; CSV text (header row) for `csv`; a JSON array for `json`."""
-    if fmt == "json":
-        return json.dumps(
-            [{k: _plain(v) for k, v in r.items()} for r in rows], indent=2, ensure_ascii=False
-        )
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: _csv_cell(r.get(k)) for k in COLUMNS})
-        return buffer.getvalue()
-    if fmt == "table":
-        return _table(rows)
-    raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
-
-
-def _table(rows: Sequence[dict]) -> Table:
-    from rich.table import Table
-    from rich.text import Text
-
-    counts = severity_counts(rows)
-    table = Table(
-        title=(
-            f"{counts['errors']} error(s), {counts['warnings']} warning(s) "
-            f"({counts['warnings_explained']} explained)"
-        ),
-        header_style="bold",
-        show_lines=False,
-    )
-    for name in ("participant", "year", "severity", "rule", "finding", "explained", "comment"):
-        table.add_column(name, overflow="fold")
-    for r in rows:
-        style = "red" if r["severity"] == "error" else "yellow"
-        # Text, not str: messages and comments come from returns and are not rich markup.
-        table.add_row(
-            Text(str(r["participant_code"])),
-            Text(str(r["collection_year"])),
-            Text(str(r["severity"]), style),
-            Text(str(r["rule_id"]), "dim"),
-            Text(str(r["message"])),
-            Text("yes" if r["explained"] else ("-" if r["severity"] == "error" else "no")),
-            Text(str(r["submitter_comment"] or "")),
-        )
-    return table
