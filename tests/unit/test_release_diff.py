@@ -1,15 +1,19 @@
-"""diff_releases on two small releases with known differences, and its three formats."""
+"""diff_releases on two small releases with known differences, and how the CLI prints them
+in its three formats."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from dataclasses import astuple
 
 import duckdb
 import pytest
 
-from publishing.diff import Change, diff_releases, format_changes
+from cli import output
+from cli.output import OutputFormat, Rows
+from publishing.diff import COLUMNS, Change, diff_releases
 from publishing.store import build_release
 from runtime.home import Home
 
@@ -88,7 +92,6 @@ def test_diff_the_other_way_round_swaps_added_and_removed(two_releases):
 
 def test_diff_of_a_release_with_itself_is_empty(two_releases):
     assert diff_releases(two_releases, "current", "current") == []
-    assert format_changes([], "table") == "no changes in fct_indicator_values"
 
 
 def test_diff_of_an_unknown_release_names_the_known_ones(two_releases):
@@ -96,9 +99,24 @@ def test_diff_of_an_unknown_release_names_the_known_ones(two_releases):
         diff_releases(two_releases, "nope", "current")
 
 
-def test_formats(two_releases):
+def printed(changes: list[Change], fmt: OutputFormat, capsys, monkeypatch) -> str:
+    """What `mhbench diff` prints for `changes` (the console of cli.output, wide)."""
+    from rich.console import Console
+
+    monkeypatch.setattr(output, "console", Console(width=120, color_system=None))
+    output.print_rows(Rows.of(COLUMNS, map(astuple, changes)), fmt, output.changes_table)
+    return capsys.readouterr().out
+
+
+def test_the_columns_are_the_fields_of_a_change():
+    from dataclasses import fields
+
+    assert tuple(f.name for f in fields(Change)) == COLUMNS
+
+
+def test_formats(two_releases, capsys, monkeypatch):
     changes = diff_releases(two_releases, "previous", "current")
-    as_json = json.loads(format_changes(changes, "json"))
+    as_json = json.loads(printed(changes, OutputFormat.json, capsys, monkeypatch))
     assert as_json[3] == {
         "change": "changed",
         "participant_code": "SE",
@@ -107,22 +125,21 @@ def test_formats(two_releases):
         "old": 10.0,
         "new": 12.5,
     }
-    rows = list(csv.DictReader(io.StringIO(format_changes(changes, "csv"))))
+    as_csv = printed(changes, OutputFormat.csv, capsys, monkeypatch)
+    rows = list(csv.DictReader(io.StringIO(as_csv)))
+    assert list(rows[0]) == list(COLUMNS)
     assert [(r["change"], r["participant_code"], r["old"], r["new"]) for r in rows] == [
-        ("added", "IS", "", "3"),
-        ("removed", "NO", "8", ""),
-        ("changed", "NO", "2", ""),
-        ("changed", "SE", "10", "12.5"),
+        ("added", "IS", "", "3.0"),
+        ("removed", "NO", "8.0", ""),
+        ("changed", "NO", "2.0", ""),
+        ("changed", "SE", "10.0", "12.5"),
     ]
-    table = format_changes(changes, "table").splitlines()
-    assert table[0].split() == [
-        "change",
-        "participant_code",
-        "collection_year",
-        "indicator_code",
-        "old",
-        "new",
-    ]
-    assert table[-1] == "1 added, 1 removed, 2 changed"
-    with pytest.raises(ValueError, match="unknown format"):
-        format_changes(changes, "xml")
+    table = printed(changes, OutputFormat.table, capsys, monkeypatch).splitlines()
+    header = next(line for line in table if "change" in line)
+    assert header.replace("┃", " ").split() == list(COLUMNS)
+    assert table[-1].strip() == "1 added, 1 removed, 2 changed"
+    assert printed([], OutputFormat.table, capsys, monkeypatch) == (
+        "no changes in fct_indicator_values\n"
+    )
+    assert printed([], OutputFormat.csv, capsys, monkeypatch) == ",".join(COLUMNS) + "\n"
+    assert json.loads(printed([], OutputFormat.json, capsys, monkeypatch)) == []
