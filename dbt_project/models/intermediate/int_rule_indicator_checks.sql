@@ -3,7 +3,8 @@
 -- skipped) rule. The items involved are the indicator's numerator and denominator items.
 -- - range: the value must lie between min_value and max_value (e.g. occupancy <= 110 %);
 -- - peer_outlier: the value must lie within p25 - factor x IQR .. p75 + factor x IQR of the same
---   year's participants (quantile_cont, as the benchmark); only years with at least
+--   year's participants (macros/benchmark_statistics.sql, as the benchmark, but over the
+--   unrounded values of every participant, suppressed or not); only years with at least
 --   var('peer_outlier_min_participants', 5) participants with a value are compared;
 -- - year_on_year: the change from the participant's previous year must not exceed
 --   threshold_pct % (evaluated only when the previous year was submitted; a change from 0 to
@@ -21,14 +22,12 @@ peers as (
     select
         collection_year,
         indicator_code,
-        count(*) as n,
-        quantile_cont(value_raw, 0.25) as p25,
-        quantile_cont(value_raw, 0.75) as p75
+        {{ benchmark_statistics('value_raw') }}
     from {{ ref('int_indicator_values') }}
     where value_raw is not null
         and indicator_code in (select left_side from rules where kind = 'peer_outlier')
     group by collection_year, indicator_code
-    having count(*) >= {{ var('peer_outlier_min_participants', 5) }}
+    having count(value_raw) >= {{ var('peer_outlier_min_participants', 5) }}
 ),
 
 evaluated as (

@@ -1,17 +1,12 @@
 -- Benchmark statistics per indicator, year and peer group (dim_participant.peer_group), over
 -- participants with a published value (not null: not missing, not NA/NK, not suppressed).
--- Same statistics as mart_benchmark; participants without a peer group are left out.
+-- Same statistics as mart_benchmark (macros/benchmark_statistics.sql); participants without a
+-- peer group are left out.
 select
     cast(v.indicator_code as varchar) as indicator_code,
     cast(v.collection_year as integer) as collection_year,
     cast(p.peer_group as varchar) as peer_group,
-    cast(count(v.value) as integer) as n,
-    cast(min(v.value) as double) as min,
-    cast(quantile_cont(v.value, 0.25) as double) as p25,
-    cast(quantile_cont(v.value, 0.5) as double) as median,
-    cast(quantile_cont(v.value, 0.75) as double) as p75,
-    cast(max(v.value) as double) as max,
-    cast(avg(v.value) as double) as mean
+    {{ benchmark_statistics('v.value') }}
 from {{ ref('fct_indicator_values') }} as v
 inner join {{ ref('dim_participant') }} as p
     on v.participant_code = p.participant_code
