@@ -86,19 +86,8 @@
     ), ' and ') || ')'
 {%- endmacro %}
 
-{#- Year-on-year rules (items and indicators): the change from `prev` to `cur` in %, null
-    when `prev` is 0; whether it exceeds threshold_pct (from 0, any change does); the message. -#}
-{% macro change_pct(cur, prev) -%}
-    case when {{ prev }} <> 0 then ({{ cur }} - {{ prev }}) / abs({{ prev }}) * 100 end
-{%- endmacro %}
-
-{% macro change_exceeded(cur, prev, threshold_pct) -%}
-    case
-        when {{ prev }} = 0 then {{ cur }} <> 0
-        else abs({{ cur }} - {{ prev }}) / abs({{ prev }}) * 100 > {{ threshold_pct }}
-    end
-{%- endmacro %}
-
+{#- The message of a year-on-year rule (items and indicators); the change in % and whether it
+    exceeds the threshold are macros/change_pct.sql. -#}
 {% macro change_message(subject_code, change_pct, previous_shown, current_shown, collection_year, threshold_pct) -%}
     {{ subject_code }} || ' changed '
     || case

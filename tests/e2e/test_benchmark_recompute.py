@@ -66,8 +66,9 @@ def _group_stats(values: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _pct_from(value: pd.Series, median: pd.Series) -> pd.Series:
-    return ((value - median) / median * 100).where(median != 0)
+def _pct_from(value: pd.Series, reference: pd.Series) -> pd.Series:
+    """% difference from a reference, over its absolute value: below it is negative."""
+    return ((value - reference) / reference.abs() * 100).where(reference != 0)
 
 
 def _assert_frames_equal(expected: pd.DataFrame, actual: pd.DataFrame, keys: list[str]) -> None:
@@ -147,9 +148,7 @@ def test_trends_recomputed(release):
     )
     expected = fct.merge(previous, on=KEY_TRENDS, how="left", indicator="has_previous")
     prev_value = expected["previous_year_value"]
-    expected["change_pct"] = ((expected["value"] - prev_value) / prev_value * 100).where(
-        prev_value != 0
-    )
+    expected["change_pct"] = _pct_from(expected["value"], prev_value)
     breaks = []
     for row in expected.itertuples():
         current, before = flag_set(row.flags), flag_set(row.previous_year_flags)

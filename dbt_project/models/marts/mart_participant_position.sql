@@ -41,14 +41,12 @@ select
         end as integer
     ) as quartile,
     cast(b.median as double) as median,
-    cast(case when b.median <> 0 then (r.value - b.median) / b.median * 100 end as double)
-        as pct_from_median,
+    cast({{ change_pct('r.value', 'b.median') }} as double) as pct_from_median,
     cast(r.peer_group as varchar) as peer_group,
     cast(r.peer_group_rank as integer) as peer_rank,
     cast(g.n as integer) as peer_n,
     cast(g.median as double) as peer_median,
-    cast(case when g.median <> 0 then (r.value - g.median) / g.median * 100 end as double)
-        as peer_pct_from_median
+    cast({{ change_pct('r.value', 'g.median') }} as double) as peer_pct_from_median
 from ranked as r
 inner join {{ ref('mart_benchmark') }} as b
     on r.indicator_code = b.indicator_code

@@ -1,5 +1,6 @@
--- Year-on-year change per participant and indicator. The previous value is the value of
--- exactly year - 1: after a gap year there is no previous value (a gap does not bridge).
+-- Year-on-year change per participant and indicator (macros/change_pct.sql). The previous value
+-- is the value of exactly year - 1: after a gap year there is no previous value (a gap does not
+-- bridge).
 -- A break in series is declared by a B flag on either year, or by the D flag (definition
 -- differs) being on in one year and off in the other.
 with rows_with_status as (
@@ -22,9 +23,7 @@ select
     cast(cur.flags as varchar) as flags,
     cast(prev.value as double) as previous_year_value,
     cast(prev.flags as varchar) as previous_year_flags,
-    cast(
-        case when prev.value <> 0 then (cur.value - prev.value) / prev.value * 100 end as double
-    ) as change_pct,
+    cast({{ change_pct('cur.value', 'prev.value') }} as double) as change_pct,
     cast(
         cur.has_break_flag
         or coalesce(prev.has_break_flag, false)
