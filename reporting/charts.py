@@ -3,6 +3,7 @@
 Text stays text in the SVG (`svg.fonttype: none`), so a chart weighs a few kilobytes,
 scales to the page and prints sharply, and a reader can search and copy participant
 names. Element ids are prefixed per chart, so many charts can live in one HTML page.
+A chart is returned as a `Chart`, which the page's template writes into the page.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from markupsafe import Markup
 
 HIGHLIGHT = "#0b61a4"
 OTHERS = "#b9c3ce"
@@ -61,8 +64,23 @@ _ID = re.compile(r'\bid="([^"]+)"')
 _REF = re.compile(r'(url\(#|xlink:href="#|href="#)([^)"]+)')
 
 
-def _svg(fig, prefix: str, css_class: str, label: str) -> str:
-    """The figure as an <svg> element to inline: ids prefixed, sized by CSS, labelled."""
+@dataclass(frozen=True)
+class Chart:
+    """A chart to inline in a page: matplotlib's <svg> element, taken apart.
+
+    The template (`_macros.html`, `chart`) writes the root tag itself with the page's class,
+    role and aria-label, so the label (an indicator's name) is escaped by the engine like
+    any other text; `attributes` and `content` are matplotlib's, inserted as they are.
+    """
+
+    attributes: Markup  # of the root <svg>: xmlns, viewBox, version (width, height removed)
+    content: Markup  # everything inside the root element
+    css_class: str
+    label: str
+
+
+def _svg(fig, prefix: str, css_class: str, label: str) -> Chart:
+    """The figure as a Chart to inline: ids prefixed, sized by CSS, labelled."""
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
@@ -71,10 +89,12 @@ def _svg(fig, prefix: str, css_class: str, label: str) -> str:
     text = _REF.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", text)
     text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
     head_end = text.index(">")
-    head = re.sub(r'\s(width|height)="[^"]*"', "", text[:head_end])
-    label = label.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
-    head += f' class="chart {css_class}" role="img" aria-label="{label}"'
-    return head + text[head_end:]
+    attributes = re.sub(r'\s(width|height)="[^"]*"', "", text[len("<svg") : head_end]).strip()
+    content = text[head_end + 1 : text.rindex("</svg>")]
+    # The one place where reporting/ marks text as safe HTML: this is SVG that matplotlib
+    # wrote, and matplotlib escapes every text it draws (participant names, units) and every
+    # attribute value. Nothing else is inserted unescaped in any page.
+    return Chart(Markup(attributes), Markup(content), css_class, label)
 
 
 class Charts:
@@ -122,7 +142,7 @@ class Charts:
         unit: str,
         prefix: str,
         label: str,
-    ) -> str:
+    ) -> Chart:
         """Horizontal bars, highest first; median (solid) and quartiles (dashed) as lines.
 
         Participants without a value are listed under the bars with the reason instead.
@@ -191,7 +211,7 @@ class Charts:
         unit: str,
         prefix: str,
         label: str,
-    ) -> str:
+    ) -> Chart:
         """Value over the years: one thin grey line per participant, the median dashed, and
         the highlighted participant bold, with a hollow diamond where its series breaks."""
         from matplotlib.collections import LineCollection
