@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import shutil
-from html import escape
+from functools import cache
 from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 GX_DOCS_DIR = "docs/gx"
 GX_DOCS_INDEX = f"{GX_DOCS_DIR}/index.html"
@@ -21,12 +23,21 @@ _EXTERNAL_TAG = re.compile(
     r"""<(?:link|img|iframe)\b[^>]*\b(?:href|src)=["']https?://[^>]*>""", re.IGNORECASE
 )
 _EXTERNAL_CSS_URL = re.compile(r"""url\(\s*['"]?https?://[^)]*\)""", re.IGNORECASE)
-_OFFLINE_STYLE = """<style>
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5rem;color:#1f2933}
-table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #cbd2d9;padding:.25rem .5rem;
-vertical-align:top}.text-danger{color:#b42318}.text-success{color:#067647}
-.mhbench-offline{background:#f5f7fa;border:1px solid #cbd2d9;padding:.75rem 1rem;margin-bottom:1rem}
-</style>"""
+
+
+@cache
+def _banner():
+    """The macros of templates/offline_banner.html (style, links): autoescaped, strict.
+
+    publishing/ has its own template: it comes before reporting/ in the stages and never
+    imports it.
+    """
+    env = Environment(
+        loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+    )
+    return env.get_template("offline_banner.html").module
 
 
 def offline_page(html: str, links: list[tuple[str, str]] | None = None) -> str:
@@ -38,15 +49,10 @@ def offline_page(html: str, links: list[tuple[str, str]] | None = None) -> str:
     """
     html = _EXTERNAL_TAG.sub("", _SCRIPT.sub("", html))
     html = _EXTERNAL_CSS_URL.sub("none", html)  # e.g. GE's dark-mode logo from S3
-    html = re.sub(r"</head>", _OFFLINE_STYLE + "</head>", html, count=1, flags=re.IGNORECASE)
+    style = str(_banner().style())
+    html = re.sub(r"</head>", lambda m: style + m.group(0), html, count=1, flags=re.IGNORECASE)
     if links:
-        items = "".join(
-            f'<li><a href="{escape(href)}">{escape(label)}</a></li>' for label, href in links
-        )
-        block = (
-            '<div class="mhbench-offline"><strong>Validations in this release</strong>'
-            f"<ul>{items}</ul></div>"
-        )
+        block = str(_banner().links(links))
         html = re.sub(r"(<body\b[^>]*>)", lambda m: m.group(1) + block, html, count=1)
     return html
 

@@ -315,12 +315,24 @@ def test_offline_page_fetches_nothing_and_lists_the_validations():
         '<img src="https://great-expectations-web-assets.s3.amazonaws.com/logo.png?d=1">'
         "<table><tr><td>kept</td></tr></table></body></html>"
     )
-    offline = offline_page(page, [("mart_benchmark / 2026", "validations/a&b.html")])
+    offline = offline_page(
+        page,
+        [
+            ("mart_benchmark / 2026", "validations/a&b.html"),
+            ("<script>run / 'x'</script>", 'validations/"><script>.html'),
+        ],
+    )
     assert "https://" not in offline and "<script" not in offline
     assert 'href="static/images/favicon.ico"' in offline  # local files stay
     assert "<td>kept</td>" in offline and "<style>" in offline
     assert "<body class='x'><div class=\"mhbench-offline\">" in offline
     assert '<a href="validations/a&amp;b.html">mart_benchmark / 2026</a>' in offline
+    # Labels and hrefs are escaped by the template engine (Jinja2 writes ' as &#39;).
+    assert (
+        '<a href="validations/&#34;&gt;&lt;script&gt;.html">'
+        "&lt;script&gt;run / &#39;x&#39;&lt;/script&gt;</a>"
+    ) in offline
+    assert offline.index("<style>") < offline.index("</head>")
 
 
 def test_prune_run_sites_keeps_the_newest_and_the_current(tmp_path):
