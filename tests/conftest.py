@@ -1,15 +1,25 @@
 """Shared fixtures. The expensive one, a whole annual cycle on the sample, runs once per
-test session (tests that use it are grouped on one xdist worker)."""
+test session, across every xdist worker: the first worker that needs it runs it into a
+folder shared by the session, under a file lock, and leaves a JSON marker; the others wait
+for the lock and reuse it.
+
+Tests that only read the cycle's outputs use `cycle` directly and must not write into
+`cycle.home`; a test that changes anything (publishes, kills a publish, corrupts a mart)
+takes `cycle_home_copy`, a private copy of that home, far cheaper than a second cycle."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -51,16 +61,83 @@ class Cycle:
     run_output: str
 
 
-@pytest.fixture(scope="session")
-def cycle(tmp_path_factory) -> Cycle:
-    """Sample returns + `mhbench run`, once: a real Dagster run, real dbt, real GE, a release."""
+# How long a worker waits for another worker's cycle (the run itself times out at 900 s).
+CYCLE_LOCK_TIMEOUT = 1800
+
+
+def _run_cycle(home: Path) -> Cycle:
     from demo.sample_returns import generate_sample
     from runtime.home import Home
 
-    home = tmp_path_factory.mktemp("cycle") / "home"
     summary = generate_sample(Home(home).ensure(), seed=2024)
     completed = run_mhbench(home, "run")
     return Cycle(home=home, sample=summary, run_output=completed.stdout)
+
+
+def _cycle_to_json(cycle: Cycle) -> dict:
+    sample = cycle.sample
+    return {
+        "home": str(cycle.home),
+        "run_output": cycle.run_output,
+        "sample": {
+            "files": [str(path) for path in sample.files],
+            "bad": [{**asdict(bad), "path": str(bad.path)} for bad in sample.bad],
+            "csv_participants": list(sample.csv_participants),
+        },
+    }
+
+
+def _cycle_from_json(data: dict) -> Cycle:
+    from demo.sample_returns import BadReturn, SampleSummary
+
+    sample = data["sample"]
+    summary = SampleSummary(
+        files=[Path(path) for path in sample["files"]],
+        bad=[BadReturn(**{**bad, "path": Path(bad["path"])}) for bad in sample["bad"]],
+        csv_participants=tuple(sample["csv_participants"]),
+    )
+    return Cycle(home=Path(data["home"]), sample=summary, run_output=data["run_output"])
+
+
+@pytest.fixture(scope="session")
+def cycle(tmp_path_factory) -> Cycle:
+    """Sample returns + `mhbench run`, once per session: a real Dagster run, real dbt, real GE,
+    a release. Read-only for the tests: use `cycle_home_copy` to change anything."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:  # no xdist: pytest's session scope already makes it once
+        return _run_cycle(tmp_path_factory.mktemp("cycle") / "home")
+
+    # The folder above each worker's basetemp belongs to this session and is shared by all
+    # its workers (pytest-xdist's documented pattern for a once-per-session fixture).
+    shared = tmp_path_factory.getbasetemp().parent / "cycle"
+    marker = shared / "cycle.json"
+    with FileLock(str(shared) + ".lock", timeout=CYCLE_LOCK_TIMEOUT):
+        if not marker.exists():
+            shared.mkdir(exist_ok=True)
+            started = time.monotonic()
+            ran = {"ran_on": worker}
+            try:
+                data = {**_cycle_to_json(_run_cycle(shared / "home")), **ran}
+            except Exception as exc:
+                # Recorded, so that the other workers fail with it instead of running it again.
+                marker.write_text(json.dumps({"error": f"{type(exc).__name__}: {exc}", **ran}))
+                raise
+            data["seconds"] = round(time.monotonic() - started, 1)
+            marker.write_text(json.dumps(data, indent=2))
+    data = json.loads(marker.read_text())
+    if "error" in data:
+        pytest.fail(f"the session's annual cycle failed on {data['ran_on']}:\n{data['error']}")
+    return _cycle_from_json(data)
+
+
+@pytest.fixture
+def cycle_home_copy(cycle, tmp_path) -> Path:
+    """A private copy of the cycle's home (inbox, archive, warehouse, releases, Dagster home),
+    for a test that changes it. `releases/current` is a relative symlink: it stays one."""
+    assert (cycle.home / "releases" / "current" / "manifest.json").exists(), cycle.run_output
+    copy = tmp_path / "home"
+    shutil.copytree(cycle.home, copy, symlinks=True)
+    return copy
 
 
 DBT_PROJECT = REPO / "dbt_project"
@@ -78,3 +155,16 @@ def run_dbt(home: Path, *args: str) -> subprocess.CompletedProcess:
     if completed.returncode != 0:
         raise AssertionError(f"dbt {' '.join(args)} failed:\n{completed.stdout[-8000:]}")
     return completed
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """Say, at the end of an xdist session, where and how long the shared cycle ran."""
+    factory = getattr(config, "_tmp_path_factory", None)  # what pytest-xdist itself uses
+    if factory is None or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    marker = factory.getbasetemp() / "cycle" / "cycle.json"
+    if marker.is_file():
+        data = json.loads(marker.read_text())
+        seconds = data.get("seconds")
+        took = f" in {seconds:.0f} s" if seconds is not None else " (failed)"
+        terminalreporter.write_line(f"annual cycle: run once, on {data['ran_on']}{took}")

@@ -2,9 +2,11 @@
 `current` on a complete release, a reader is never disturbed by a publish, and the diff
 between two releases lists exactly what changed.
 
-One annual cycle (the session `cycle` fixture) gives a real warehouse and a first
-release; every test works on its own copy of that home and publishes with
-`build_release` or through Dagster's gate + publish steps, without rebuilding dbt.
+The session's annual cycle (the `cycle` fixture, run once for every xdist worker) gives a
+real warehouse, a Dagster instance and a first release; every test here changes them, so
+each works on its own copy of that home (`cycle_home_copy`, seconds instead of a second
+cycle) and publishes with `build_release` or through Dagster's gate + publish steps,
+without rebuilding dbt.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import json
 import os
 import queue
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -41,20 +42,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("release_safety")]
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def base_home(cycle, tmp_path_factory) -> Path:
-    """A frozen copy of the cycle's home (warehouse, first release, Dagster instance)."""
-    assert (cycle.home / "releases" / "current" / "manifest.json").exists(), cycle.run_output
-    base = tmp_path_factory.mktemp("release_safety") / "base"
-    shutil.copytree(cycle.home, base, symlinks=True)
-    return base
-
-
 @pytest.fixture
-def home(base_home, tmp_path) -> Home:
-    copy = tmp_path / "home"
-    shutil.copytree(base_home, copy, symlinks=True)
-    return Home(copy)
+def home(cycle_home_copy) -> Home:
+    """This test's own copy of the cycle's home: the shared one is never changed."""
+    return Home(cycle_home_copy)
 
 
 def published_marts(home: Home) -> list[str]:
@@ -176,7 +167,7 @@ def test_gate_blocks_a_corrupted_build_and_keeps_current(home, monkeypatch):
     assert not [p for p in home.releases.iterdir() if p.name.startswith(".incoming-")]
 
 
-def test_gate_publishes_a_good_build_with_drift_warning(home, base_home, monkeypatch):
+def test_gate_publishes_a_good_build_with_drift_warning(home, monkeypatch):
     import dagster as dg
 
     from orchestration.defs.drift import run_drift_check
