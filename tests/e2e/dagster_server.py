@@ -2,8 +2,9 @@
 
 The server runs as a subprocess in its own process group, on a free port of 127.0.0.1,
 with the environment the test gives it (a throwaway DAGSTER_HOME and MHBENCH_HOME);
-it is ready when /server_info answers and the code location has loaded. Stopping kills
-the whole group (code server, daemon, run workers).
+it is ready when /server_info answers and the code location (`mhbench`, as named in
+workspace.yaml) has loaded. Stopping kills the whole group (code server, daemon, run
+workers).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class DagsterServer:
     process: subprocess.Popen
     seconds_to_serve: float = 0.0
     seconds_to_load: float = 0.0
-    location: str = ""
+    location: str = ""  # the code location's name: workspace.yaml's `location_name`, mhbench
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         request = urllib.request.Request(

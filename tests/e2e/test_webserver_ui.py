@@ -32,6 +32,8 @@ MUST_HAVE_ASSETS = {
 }
 MUST_HAVE_JOBS = {"annual_cycle"}
 MUST_HAVE_GROUPS = {"ingestion", "staging", "intermediate", "marts", "publish"}
+# The code location as the UI names it (workspace.yaml `location_name`).
+LOCATION = "mhbench"
 
 CONTENTS = """
 {
@@ -94,6 +96,8 @@ def test_graphql_lists_everything_defined(webserver, expected):
     repositories = data["repositoriesOrError"]
     assert repositories["__typename"] == "RepositoryConnection", repositories
     nodes = repositories["nodes"]
+    assert webserver.location == LOCATION
+    assert {n["location"]["name"] for n in nodes} == {LOCATION}
     jobs = {j["name"] for n in nodes for j in n["jobs"] if not j["name"].startswith("__")}
     schedules = {s["name"] for n in nodes for s in n["schedules"]}
     sensors = {s["name"] for n in nodes for s in n["sensors"]}
