@@ -14,8 +14,8 @@ from pathlib import Path
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "dbt_project" / "seeds"
 
 AGE_BANDS = ("0-17", "18-64", "65+", "all")
-FLAGS = ("NA", "NK", "E", "P", "B", "D")
-FLAGS_WITHOUT_VALUE = ("NA", "NK")
+REQUIRED = "required"
+MUST_BE_BLANK = "must_be_blank"
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,23 @@ class Participant:
     currency: str
     fiscal_year_start_month: int
     peer_group: str
+
+
+@dataclass(frozen=True)
+class Flag:
+    """An observation flag a submitter may set on a value (seed `flags`)."""
+
+    flag: str
+    meaning: str  # a few words, shown to submitters: "not applicable"
+    value_rule: str  # REQUIRED or MUST_BE_BLANK
+    sdmx_obs_status: str  # SDMX CL_OBS_STATUS code for exports
+    comparability_caveat: bool  # D, B: not comparable as is; E, P are quality caveats
+    description: str
+
+    @property
+    def has_value(self) -> bool:
+        """Whether a value must come with the flag (otherwise the value must be blank)."""
+        return self.value_rule == REQUIRED
 
 
 def _rows(name: str, seeds_dir: Path) -> list[dict[str, str]]:
@@ -138,3 +155,31 @@ def load_dictionary(seeds_dir: Path = SEEDS_DIR) -> Dictionary:
         for r in _rows("ppp", seeds_dir)
     }
     return Dictionary(items, indicators, participants, population, ppp)
+
+
+@cache
+def load_flags(seeds_dir: Path = SEEDS_DIR) -> dict[str, Flag]:
+    """The flags of seed `flags`, by code, in the seed's order (the template's drop-down)."""
+    flags = {}
+    for r in _rows("flags", seeds_dir):
+        if r["value_rule"] not in (REQUIRED, MUST_BE_BLANK):
+            raise ValueError(
+                f"flags.csv: flag {r['flag']!r} has value_rule {r['value_rule']!r}, "
+                f"expected {REQUIRED} or {MUST_BE_BLANK}"
+            )
+        flags[r["flag"]] = Flag(
+            flag=r["flag"],
+            meaning=r["meaning"],
+            value_rule=r["value_rule"],
+            sdmx_obs_status=r["sdmx_obs_status"],
+            comparability_caveat=bool(_bool(r["comparability_caveat"])),
+            description=r["description"],
+        )
+    return flags
+
+
+# The flag codes, and those that say there is no value (NA, NK), as read from the seed.
+FLAGS: tuple[str, ...] = tuple(load_flags())
+FLAGS_WITHOUT_VALUE: tuple[str, ...] = tuple(
+    code for code, flag in load_flags().items() if not flag.has_value
+)

@@ -17,7 +17,14 @@ from typing import NamedTuple
 
 from ingestion.csv_reader import CsvTable
 from ingestion.csv_reader import place as csv_place
-from ingestion.dictionary import FLAGS, FLAGS_WITHOUT_VALUE, DataItem, Dictionary, Participant
+from ingestion.dictionary import (
+    FLAGS,
+    FLAGS_WITHOUT_VALUE,
+    DataItem,
+    Dictionary,
+    Participant,
+    load_flags,
+)
 from ingestion.numbers import EXPECTED as EXPECTED_NUMBER
 from ingestion.numbers import NumberError, parse_number, show_number
 from ingestion.records import (
@@ -43,15 +50,12 @@ MAX_ISSUES = 1_000
 MAX_SHOWN_CHARS = 200
 REQUIRED_ABOUT = ("participant_code", "collection_year", "period_start", "period_end", "currency")
 YEARS = range(1990, 2101)
-FLAG_MEANINGS = {
-    "NA": "not applicable",
-    "NK": "not known",
-    "E": "estimated",
-    "P": "provisional",
-    "B": "break in series",
-    "D": "definition differs",
-}
+# What each flag means, as the messages quote it (seed flags: "NA" -> "not applicable").
+FLAG_MEANINGS = {code: flag.meaning for code, flag in load_flags().items()}
 EXPECTED_FLAG = "blank, or one of " + ", ".join(FLAGS)
+# "NA or NK", and "NA (not applicable) or NK (not known)": the flags that say there is no value.
+_NO_VALUE_FLAGS = " or ".join(FLAGS_WITHOUT_VALUE)
+_NO_VALUE_FLAGS_EXPLAINED = " or ".join(f"{f} ({FLAG_MEANINGS[f]})" for f in FLAGS_WITHOUT_VALUE)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _YEAR = re.compile(r"\d{4}", re.ASCII)
 
@@ -426,7 +430,7 @@ class Checker:
                 "",
                 f"a value with the flag {flag}",
                 f"the flag {flag} ({FLAG_MEANINGS[flag]}) needs a value — enter it, or use "
-                "NA or NK if there is none",
+                f"{_NO_VALUE_FLAGS} if there is none",
             )
             return False
         if flag is None and value is None and item is not None and item.mandatory:
@@ -434,9 +438,9 @@ class Checker:
                 "missing_mandatory_value",
                 row.value.place,
                 "",
-                "a value, or the flag NA or NK",
+                f"a value, or the flag {_NO_VALUE_FLAGS}",
                 f"{item.item_code} is mandatory and has no value — enter it (0 if there "
-                "were none), or set the flag NA (not applicable) or NK (not known)",
+                f"were none), or set the flag {_NO_VALUE_FLAGS_EXPLAINED}",
             )
             return False
         if flag == "D" and not comment:
@@ -445,7 +449,8 @@ class Checker:
                 row.comment.place,
                 "",
                 "a comment explaining the difference",
-                "the flag D (definition differs) needs a comment saying how the definition differs",
+                f"the flag D ({FLAG_MEANINGS['D']}) needs a comment saying how the definition "
+                "differs",
                 severity="warning",
             )
         return True

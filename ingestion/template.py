@@ -29,7 +29,15 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
-from ingestion.dictionary import FLAGS, DataItem, Dictionary, load_dictionary
+from ingestion.dictionary import (
+    FLAGS,
+    FLAGS_WITHOUT_VALUE,
+    MUST_BE_BLANK,
+    DataItem,
+    Dictionary,
+    load_dictionary,
+    load_flags,
+)
 from ingestion.records import ABOUT_FIELDS, DATA_HEADER
 
 TEMPLATE_VERSION = "1"
@@ -44,15 +52,7 @@ DEFINITIONS_HEADER = (
     "mandatory",
     "definition",
 )
-FLAG_MEANINGS = (
-    ("(blank)", "normal", "required"),
-    ("NA", "not applicable / no such service", "must be blank"),
-    ("NK", "not known / not available", "must be blank"),
-    ("E", "estimated", "required"),
-    ("P", "provisional", "required"),
-    ("B", "break in series", "required"),
-    ("D", "definition differs from the dictionary (explain in comment)", "required"),
-)
+FLAG_LEGEND_HEADER = ("flag", "meaning", "value", "notes")
 # Excel would read a text starting with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -60,6 +60,15 @@ _DATE_FIELDS = ("period_start", "period_end")
 _BOLD = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", start_color="DDE4EE", end_color="DDE4EE")
 _TITLE = Font(bold=True, size=14)
+
+
+def flag_legend() -> list[tuple[str, str, str, str]]:
+    """The flag table of the Instructions sheet: a blank flag, then every flag of the seed."""
+    rows = [("(blank)", "normal", "required", "")]
+    for code, flag in load_flags().items():
+        value = "must be blank" if flag.value_rule == MUST_BE_BLANK else "required"
+        rows.append((code, flag.meaning, value, flag.description))
+    return rows
 
 
 def fiscal_period(year: int, start_month: int) -> tuple[date, date]:
@@ -157,9 +166,12 @@ def _data_sheet(wb: Workbook, rows: list[dict], dictionary: Dictionary) -> None:
         allow_blank=True,
         showErrorMessage=True,
         errorTitle="Unknown flag",
-        error="Use one of NA, NK, E, P, B, D, or leave the flag blank.",
+        error=f"Use one of {', '.join(FLAGS)}, or leave the flag blank.",
         promptTitle="Flag",
-        prompt="Blank = normal. NA/NK: leave value blank. E, P, B, D: value required.",
+        prompt=(
+            f"Blank = normal. {'/'.join(FLAGS_WITHOUT_VALUE)}: leave value blank. "
+            f"{', '.join(f for f in FLAGS if f not in FLAGS_WITHOUT_VALUE)}: value required."
+        ),
         showInputMessage=True,
     )
     flags.add(f"E2:E{last}")
@@ -189,6 +201,7 @@ def _instructions_sheet(wb: Workbook, participant_name: str, year: int) -> None:
     ws.column_dimensions["A"].width = 12
     ws.column_dimensions["B"].width = 60
     ws.column_dimensions["C"].width = 16
+    ws.column_dimensions["D"].width = 80
     _set(ws, 1, 1, f"Mental health benchmarking return {year}: {participant_name}")
     ws.cell(row=1, column=1).font = _TITLE
     lines = (
@@ -203,13 +216,14 @@ def _instructions_sheet(wb: Workbook, participant_name: str, year: int) -> None:
     for r, line in enumerate(lines, start=3):
         _set(ws, r, 1, line)
     top = 3 + len(lines) + 1
-    for column, name in enumerate(("flag", "meaning", "value"), start=1):
+    for column, name in enumerate(FLAG_LEGEND_HEADER, start=1):
         _set(ws, top, column, name)
         ws.cell(row=top, column=column).font = _BOLD
         ws.cell(row=top, column=column).fill = _HEADER_FILL
-    for r, meaning in enumerate(FLAG_MEANINGS, start=top + 1):
-        for column, value in enumerate(meaning, start=1):
+    for r, legend in enumerate(flag_legend(), start=top + 1):
+        for column, value in enumerate(legend, start=1):
             _set(ws, r, column, value)
+        ws.cell(row=r, column=4).alignment = Alignment(wrap_text=True, vertical="top")
 
 
 def sorted_items(dictionary: Dictionary) -> list[DataItem]:

@@ -551,6 +551,36 @@ def test_d_flag_without_comment_is_a_warning_only(tmp_path: Path, dictionary: Di
     assert parsed.values[0].flag == "D"
 
 
+def test_flag_messages_quote_what_the_flag_means(tmp_path: Path, dictionary: Dictionary) -> None:
+    """The meanings come from seed flags; the texts a submitter reads are written out here."""
+    path = workbook(
+        rows={
+            2: {"value": None},  # mandatory, no value, no flag
+            3: {"value": None},  # E without a value
+            4: {"value": 5},  # NA with a value
+            5: {"flag": "D"},  # D without a comment
+        }
+    )(tmp_path, dictionary)
+    messages = {i.code: i.message for i in check_return(path, dictionary=dictionary).issues}
+    assert messages == {
+        "missing_mandatory_value": (
+            "BEDS_TOTAL is mandatory and has no value — enter it (0 if there were none), "
+            "or set the flag NA (not applicable) or NK (not known)"
+        ),
+        "missing_value_for_flag": (
+            "the flag E (estimated) needs a value — enter it, or use NA or NK if there is none"
+        ),
+        "value_with_na_flag": (
+            "the flag NA (not applicable) means there is no value — "
+            "clear the value or remove the flag"
+        ),
+        "d_flag_without_comment": (
+            "the flag D (definition differs from the dictionary) needs a comment saying how "
+            "the definition differs"
+        ),
+    }
+
+
 def test_one_issue_per_problem_and_all_problems_reported(
     tmp_path: Path, dictionary: Dictionary
 ) -> None:

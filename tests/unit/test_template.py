@@ -137,6 +137,15 @@ def test_template_sheets_about_and_rows(tmp_path, dictionary):
     assert "A true zero is 0 with no flag" in instructions
     for flag in ("NA", "NK", "E", "P", "B", "D"):
         assert f"\n{flag}\n" in instructions
+    # The flag legend, from seed flags: code, meaning, whether a value goes with it, notes.
+    legend = {row[0]: row for row in _sheet(path, "Instructions") if row and row[0]}
+    assert legend["flag"][:4] == ["flag", "meaning", "value", "notes"]
+    assert legend["(blank)"][:3] == ["(blank)", "normal", "required"]
+    assert legend["NA"][:3] == ["NA", "not applicable", "must be blank"]
+    assert legend["NK"][:3] == ["NK", "not known", "must be blank"]
+    assert legend["E"][:3] == ["E", "estimated", "required"]
+    assert legend["D"][:3] == ["D", "definition differs from the dictionary", "required"]
+    assert "say how in the comment" in legend["D"][3]
 
 
 def test_template_flag_dropdown(tmp_path, dictionary):
@@ -147,6 +156,8 @@ def test_template_flag_dropdown(tmp_path, dictionary):
     assert dv.type == "list"
     assert dv.formula1 == '"NA,NK,E,P,B,D"'
     assert dv.allow_blank
+    assert dv.error == "Use one of NA, NK, E, P, B, D, or leave the flag blank."
+    assert dv.prompt == "Blank = normal. NA/NK: leave value blank. E, P, B, D: value required."
     assert str(dv.sqref) == "E2:E5"
 
 

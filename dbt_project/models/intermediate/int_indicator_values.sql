@@ -1,6 +1,12 @@
 -- Every indicator for every participant and year with a submission that counts,
 -- computed from the submitted (unrounded) values. Disclosure control is applied in the marts.
-with pairs as (
+-- An input flagged with a flag that means there is no value (seed flags, value_rule
+-- must_be_blank: NA, NK) gives that flag as the null reason.
+with flags_without_value as (
+    select flag from {{ ref('flags') }} where value_rule = 'must_be_blank'
+),
+
+pairs as (
     select
         s.participant_code,
         s.collection_year,
@@ -82,8 +88,8 @@ select
         else numerator_converted / denominator_raw * multiplier
     end as value_raw,
     case
-        when numerator_flag in ('NA', 'NK') then numerator_flag
-        when denominator_flag in ('NA', 'NK') then denominator_flag
+        when numerator_flag in (select flag from flags_without_value) then numerator_flag
+        when denominator_flag in (select flag from flags_without_value) then denominator_flag
         when numerator_raw is null then 'numerator_missing'
         when denominator_raw is null then 'denominator_missing'
         when uses_ppp and ppp_per_usd is null then 'ppp_missing'

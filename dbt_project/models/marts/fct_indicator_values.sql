@@ -2,9 +2,19 @@
 -- flags carried from the inputs, and a footnote an analyst can print under a chart.
 -- An indicator whose numerator or denominator item is involved in an error finding of content
 -- validation is suppressed (suppression_reason 'validation_error'), and so is that input.
-with base as (
+-- The flags carried are those that come with a value (seed flags, value_rule required:
+-- E, P, B, D); NA and NK leave no value and show in null_reason instead.
+with flags_with_value as (
+    select flag from {{ ref('flags') }} where value_rule = 'required'
+),
+
+base as (
     select
         v.*,
+        case when v.numerator_flag in (select flag from flags_with_value) then v.numerator_flag end
+            as numerator_quality_flag,
+        case when v.denominator_flag in (select flag from flags_with_value) then v.denominator_flag end
+            as denominator_quality_flag,
         p.fiscal_year_start_month,
         coalesce({{ is_small_count('v.numerator_raw', 'v.numerator_is_person_count') }}, false)
             as small_numerator,
@@ -43,7 +53,7 @@ select
     ) as value,
     cast(
         nullif(array_to_string(list_sort(list_distinct(list_filter(
-            [numerator_flag, denominator_flag], lambda f: f in ('E', 'P', 'B', 'D')
+            [numerator_quality_flag, denominator_quality_flag], lambda f: f is not null
         ))), ','), '') as varchar
     ) as flags,
     cast(null_reason as varchar) as null_reason,
