@@ -208,7 +208,7 @@ def report(
         with output.status("Drawing the charts"):
             path = write_benchmark_report(folder, participant, output_path, year=year)
     except ReportError as exc:
-        _fail(str(exc))
+        _fail(_sentence(str(exc)))
     output.say(
         "Report written to ",
         (str(path), "bold"),
@@ -268,4 +268,4 @@ def diff(
 
 
 if __name__ == "__main__":
-    app()
+    app(prog_name="mhbench")  # `python -m cli.app` is the same command
