@@ -85,8 +85,9 @@ def print_summary(home: Home, outcome: CycleOutcome, console: Console) -> None:
             say(
                 ("rejected", "red"),
                 f" {rejected.filename} ({rejected.participant_code or '?'} "
-                f"{rejected.collection_year or '?'}): {len(errors)} errors, "
-                f"report {rejected.report_path}",
+                f"{rejected.collection_year or '?'}): {len(errors)} "
+                f"error{'' if len(errors) == 1 else 's'}",
+                f", report {rejected.report_path}" if rejected.report_path else "",
             )
             for issue in errors[:ERRORS_SHOWN]:
                 say(f"    {issue.get('place', '')}: {issue.get('message', '')}")

@@ -278,7 +278,7 @@ def test_run_summary_lists_the_submissions_and_the_release(cycle):
     assert f"accepted: {accepted}   rejected: {len(structural)}" in out
     for bad in structural:
         assert re.search(
-            rf"^rejected {re.escape(bad.path.name)} \(.+\): \d+ errors, report ", out, re.M
+            rf"^rejected {re.escape(bad.path.name)} \(.+\): \d+ errors?, report ", out, re.M
         )
     release = (cycle.home / "releases" / "current").resolve()
     assert f"Published {release}\n" in out

@@ -281,7 +281,8 @@ def hostile_outcome(tmp_path: Path) -> CycleOutcome:
                         {"place": "line 5", "message": "fourth"},
                     ],
                     "reports/abc.html",
-                )
+                ),
+                RejectedFile("one.csv", None, None, [{"place": "file", "message": "empty"}], None),
             ],
         ),
     )
@@ -299,6 +300,8 @@ def test_the_run_summary_prints_untrusted_text_exactly(tmp_path):
         "    [b]: [link=https://evil.example]x[/link]",
         "    line 4: third",
         "    ... and 1 more in the report",
+        "rejected one.csv (? ?): 1 error",
+        "    file: empty",
         "1 of 2 checks passed",
         "No release published: the previous release (if any) stays current.",
         "publish: value [/] broke [bold]it",
