@@ -5,8 +5,12 @@ A submission is identified by the bytes of its file: `submission_id` is the firs
 Every file is archived under `archive/<sha256><ext>`, validated, and registered
 as `accepted` or `rejected`; only accepted submissions have rows in
 `raw.return_values`. Rows are never updated: what happens to a submission later
-(superseded by a newer file, published in a release) is appended to
-`raw.submission_events`.
+(published in a release) is appended to `raw.submission_events`.
+
+The registry records and decides nothing: which accepted submission counts for a
+participant and year (the one received last) is decided by dbt alone, in
+`int_latest_submissions`, and `int_submissions` says which one superseded the others.
+Warehouses written before that hold `superseded` events; they stay, as history.
 
 Paths stored in the tables are relative to MHBENCH_HOME (posix style, e.g.
 `archive/<sha256>.xlsx`) when they lie inside it, so the warehouse stays valid if
@@ -83,11 +87,11 @@ CREATE TABLE IF NOT EXISTS raw.submission_events (
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 RECEIVED = "received"
-SUPERSEDED = "superseded"
 PUBLISHED = "published"
+# 'superseded' is no longer written, but older warehouses hold such events: ordered as before.
 _EVENT_ORDER = f"""
     CASE status WHEN '{RECEIVED}' THEN 0 WHEN '{ACCEPTED}' THEN 1 WHEN '{REJECTED}' THEN 1
-    WHEN '{SUPERSEDED}' THEN 2 WHEN '{PUBLISHED}' THEN 3 ELSE 4 END
+    WHEN 'superseded' THEN 2 WHEN '{PUBLISHED}' THEN 3 ELSE 4 END
 """
 _YEAR_DIR = re.compile(r"^\d{4}$")
 _CHUNK = 1 << 20
@@ -290,43 +294,6 @@ def _insert_values(con: duckdb.DuckDBPyConnection, submission_id: str, parsed: P
         con.unregister(name)
 
 
-def _supersede(
-    con: duckdb.DuckDBPyConnection,
-    submission_id: str,
-    participant_code: str,
-    collection_year: int,
-    received_at: datetime,
-    event_at: datetime,
-) -> None:
-    """Record which accepted submission for this participant and year is no longer current.
-
-    The newest by `received_at` wins; on a tie, the one registered last. A file that
-    arrives late but was received earlier than the current one is superseded at once.
-    """
-    current = con.execute(
-        f"""
-        SELECT s.submission_id, s.received_at
-        FROM raw.submissions s
-        WHERE s.status = '{ACCEPTED}' AND s.participant_code = ? AND s.collection_year = ?
-          AND s.submission_id <> ?
-          AND NOT EXISTS (
-              SELECT 1 FROM raw.submission_events e
-              WHERE e.submission_id = s.submission_id AND e.status = '{SUPERSEDED}')
-        ORDER BY s.received_at
-        """,
-        [participant_code, collection_year, submission_id],
-    ).fetchall()
-    events = []
-    newer = [sid for sid, at in current if at > received_at]
-    for sid, at in current:
-        if at <= received_at:
-            events.append((sid, SUPERSEDED, event_at, f"superseded by {submission_id}"))
-    if newer:
-        events.append((submission_id, SUPERSEDED, event_at, f"superseded by {newer[-1]}"))
-    if events:
-        con.executemany("INSERT INTO raw.submission_events VALUES (?, ?, ?, ?)", events)
-
-
 # Renders the submitter's page from a report's JSON record; returns the page's path.
 ReportRenderer = Callable[[Path], Path]
 
@@ -416,15 +383,6 @@ def register(
         )
         if status == ACCEPTED:
             _insert_values(con, submission_id, parsed)
-            if participant_code and collection_year is not None:
-                _supersede(
-                    con,
-                    submission_id,
-                    participant_code,
-                    collection_year,
-                    received_at,
-                    registered_at,
-                )
         con.commit()
     except duckdb.ConstraintException:
         # Registered concurrently by someone else with the same bytes.
@@ -563,29 +521,6 @@ def ingest_inbox(
 # --------------------------------------------------------------------------- queries
 
 
-def latest_accepted(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, str]]:
-    """(participant_code, collection_year, submission_id) of the current accepted returns."""
-    ensure_schema(con)
-    return [
-        (code, year, sid)
-        for code, year, sid in con.execute(
-            f"""
-            SELECT s.participant_code, s.collection_year, s.submission_id
-            FROM raw.submissions s
-            WHERE s.status = '{ACCEPTED}'
-              AND s.participant_code IS NOT NULL AND s.collection_year IS NOT NULL
-              AND NOT EXISTS (
-                  SELECT 1 FROM raw.submission_events e
-                  WHERE e.submission_id = s.submission_id AND e.status = '{SUPERSEDED}')
-            QUALIFY row_number() OVER (
-                PARTITION BY s.participant_code, s.collection_year
-                ORDER BY s.received_at DESC, s.submission_id DESC) = 1
-            ORDER BY s.participant_code, s.collection_year
-            """
-        ).fetchall()
-    ]
-
-
 def submission_history(con: duckdb.DuckDBPyConnection, submission_id: str) -> list[SubmissionEvent]:
     """The status history of one submission, oldest first."""
     ensure_schema(con)
@@ -601,7 +536,11 @@ def submission_history(con: duckdb.DuckDBPyConnection, submission_id: str) -> li
 
 
 def current_status(con: duckdb.DuckDBPyConnection, submission_id: str) -> str | None:
-    """The latest status of a submission (received, accepted, rejected, superseded ...)."""
+    """The latest event of a submission: received, accepted, rejected or published.
+
+    Whether an accepted submission still counts is not an event: see dbt's
+    int_submissions (status counts or superseded).
+    """
     history = submission_history(con, submission_id)
     return history[-1].status if history else None
 

@@ -36,7 +36,10 @@ def _write_return(home: Home, participant: str, year: int, values: dict, name: s
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """Six returns plus a resubmission of SE 2023 with more beds, ingested and built once."""
+    """Six returns plus a resubmission of SE 2023 with more beds, ingested and built once.
+
+    The warehouse also holds what an older one would: a `superseded` event, here saying the
+    opposite of the truth (the resubmission superseded), which dbt must ignore."""
     home = Home(tmp_path_factory.mktemp("dbt") / "home").ensure()
     for participant in PARTICIPANTS:
         for year in YEARS:
@@ -49,6 +52,11 @@ def built(tmp_path_factory):
     _write_return(home, "SE", 2023, resubmitted, "SE_2023_v2.xlsx", 1_700_100_000)
     with duckdb.connect(str(home.warehouse)) as con:
         submissions = ingest_inbox(con, home)
+        (v2,) = [s for s in submissions if s.original_filename == "SE_2023_v2.xlsx"]
+        con.execute(
+            "insert into raw.submission_events values (?, 'superseded', now(), 'superseded by x')",
+            [v2.submission_id],
+        )
     run_dbt(home.root, "build", "--exclude", "test_type:unit")
     con = duckdb.connect(str(home.warehouse), read_only=True)
     yield home, con, submissions, resubmitted
@@ -74,6 +82,31 @@ def test_resubmission_supersedes_the_earlier_return(built):
         "select original_filename from raw.submissions where submission_id = ?", [submission_id]
     ).fetchone()[0]
     assert latest == "SE_2023_v2.xlsx"
+
+
+def test_superseded_is_derived_by_dbt_not_written_by_ingestion(built):
+    _, con, submissions, _ = built
+    ids = {s.original_filename: s.submission_id for s in submissions}
+    # ingestion wrote no superseded event (the one there is the older warehouse's, above)
+    assert con.execute(
+        "select submission_id from raw.submission_events where status = 'superseded'"
+    ).fetchall() == [(ids["SE_2023_v2.xlsx"],)]
+    rows = con.execute(
+        "select original_filename, counts, superseded_by, status from intermediate.int_submissions "
+        "where participant_code = 'SE' and collection_year = 2023 order by original_filename"
+    ).fetchall()
+    assert rows == [
+        ("SE_2023.xlsx", False, ids["SE_2023_v2.xlsx"], "superseded"),
+        ("SE_2023_v2.xlsx", True, None, "counts"),
+    ]
+    assert con.execute(
+        "select count(*) from intermediate.int_submissions where status = 'counts'"
+    ).fetchone() == (6,)
+    resubmissions = con.execute(
+        "select participant_code, collection_year, submission_id, resubmissions "
+        "from marts.mart_data_quality where resubmissions > 0"
+    ).fetchall()
+    assert resubmissions == [("SE", 2023, ids["SE_2023_v2.xlsx"], 1)]
 
 
 def test_rate_uses_population_of_the_right_age_band(built):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -18,7 +18,6 @@ from ingestion.registry import (
     ensure_schema,
     inbox_files,
     ingest_inbox,
-    latest_accepted,
     mark_published,
     register,
     submission_history,
@@ -183,7 +182,6 @@ def test_register_accepted(con, home):
         ("accepted", "0 error(s), 1 warning(s)"),
     ]
     assert history[0].event_at == received
-    assert latest_accepted(con) == [("SE", 2023, sub.submission_id)]
 
 
 def test_register_rejected(con, home):
@@ -205,7 +203,6 @@ def test_register_rejected(con, home):
     assert report["status"] == "rejected"
     assert report["counts"]["errors"] == 1
     assert (home.archive / f"{sub.file_sha256}.csv").exists()
-    assert latest_accepted(con) == []
 
 
 def test_same_bytes_twice_is_one_submission(con, home):
@@ -223,17 +220,14 @@ def test_same_bytes_twice_is_one_submission(con, home):
     assert len(list(home.archive.iterdir())) == 1
 
 
-def test_newer_accepted_supersedes_older(con, home):
+def test_a_newer_file_is_registered_and_nothing_is_decided(con, home):
+    """Which accepted submission counts is dbt's decision (int_latest_submissions): the
+    registry appends the new file's own events and changes nothing about the older ones."""
     old = write_file(home.inbox_year(2023) / "v1.xlsx", b"version 1")
     new = write_file(home.inbox_year(2023) / "v2.xlsx", b"version 2")
-    other = write_file(home.inbox_year(2023) / "no.xlsx", b"norway")
     bad = write_file(home.inbox_year(2023) / "v3.xlsx", b"version 3 broken")
-
     s1 = register(
         con, home, old, accepted_return(), inbox_year=2023, received_at=datetime(2024, 3, 1)
-    )
-    s_no = register(
-        con, home, other, accepted_return("NO"), inbox_year=2023, received_at=datetime(2024, 3, 2)
     )
     s2 = register(
         con,
@@ -247,35 +241,39 @@ def test_newer_accepted_supersedes_older(con, home):
         con, home, bad, rejected_return(), inbox_year=2023, received_at=datetime(2024, 3, 9)
     )
 
-    assert [(e.status, e.detail) for e in submission_history(con, s1.submission_id)][-1] == (
-        "superseded",
-        f"superseded by {s2.submission_id}",
-    )
-    assert current_status(con, s1.submission_id) == "superseded"
-    assert current_status(con, s2.submission_id) == "accepted"
-    assert current_status(con, s_no.submission_id) == "accepted"
-    assert current_status(con, s3.submission_id) == "rejected"  # a rejected file replaces nothing
-    assert latest_accepted(con) == [
-        ("NO", 2023, s_no.submission_id),
-        ("SE", 2023, s2.submission_id),
-    ]
+    for sub, status in ((s1, "accepted"), (s2, "accepted"), (s3, "rejected")):
+        assert [e.status for e in submission_history(con, sub.submission_id)] == [
+            "received",
+            status,
+        ]
+        assert current_status(con, sub.submission_id) == status
+    assert table_count(con, "submission_events") == 6
     # values stay append-only: both versions are kept, by submission
     assert table_count(con, "return_values", s1.submission_id) == 4
     assert table_count(con, "return_values", s2.submission_id) == 4
 
 
-def test_late_arriving_older_file_is_superseded_at_once(con, home):
-    new = write_file(home.inbox_year(2023) / "v2.xlsx", b"version 2")
-    old = write_file(home.inbox_year(2023) / "v1.xlsx", b"version 1")
-    s2 = register(
-        con, home, new, accepted_return(), inbox_year=2023, received_at=datetime(2024, 3, 5)
+def test_superseded_events_of_older_warehouses_stay_in_the_history(con, home):
+    """Warehouses written before dbt alone decided hold `superseded` events: history, kept and
+    ordered after the registration, before a publication at the same moment."""
+    path = write_file(home.inbox_year(2023) / "v1.xlsx", b"version 1")
+    sub = register(
+        con, home, path, accepted_return(), received_at=datetime(2024, 3, 1), inbox_year=2023
     )
-    s1 = register(
-        con, home, old, accepted_return(), inbox_year=2023, received_at=datetime(2024, 3, 1)
+    at = submission_history(con, sub.submission_id)[-1].event_at + timedelta(days=1)
+    con.executemany(
+        "INSERT INTO raw.submission_events VALUES (?, ?, ?, ?)",
+        [
+            (sub.submission_id, "published", at, "2024-03-05T000000"),
+            (sub.submission_id, "superseded", at, "superseded by 0123456789abcdef"),
+        ],
     )
-    assert current_status(con, s1.submission_id) == "superseded"
-    assert current_status(con, s2.submission_id) == "accepted"
-    assert latest_accepted(con) == [("SE", 2023, s2.submission_id)]
+    assert [e.status for e in submission_history(con, sub.submission_id)] == [
+        "received",
+        "accepted",
+        "superseded",
+        "published",
+    ]
 
 
 def test_mark_published(con, home):
@@ -362,13 +360,13 @@ def test_ingest_inbox(con, home):
     assert table_count(con, "submissions") == 4
     assert table_count(con, "return_values") == 12
 
-    # a resubmission for SE 2023 is registered and supersedes the first
+    # a resubmission for SE 2023 is registered beside the first (dbt decides which counts)
     write_file(home.inbox_year(2023) / "SE_2023_v2.xlsx", b"sweden 2023 v2")
     newest = [s for s in ingest_inbox(con, home, check=check) if s.is_new]
     assert [s.original_filename for s in newest] == ["SE_2023_v2.xlsx"]
+    assert [s.status for s in newest] == ["accepted"]
     assert check.calls == [("SE_2023_v2.xlsx", 2023)]
-    assert current_status(con, subs[2].submission_id) == "superseded"
-    assert ("SE", 2023, newest[0].submission_id) in latest_accepted(con)
+    assert current_status(con, subs[2].submission_id) == "accepted"
 
 
 def test_inbox_files_order_and_skips(home):

@@ -1,5 +1,9 @@
--- The submission that counts for each participant and year: the latest accepted one.
--- Earlier accepted submissions are superseded; rejected files never count.
+-- The submission that counts for each participant and collection year: of its accepted
+-- submissions, the one received last (received_at: when the file landed in the inbox); on a
+-- tie, the highest submission_id, so the choice never depends on the order rows are read.
+-- Rejected files never count. This model is the only place that decides it: ingestion
+-- registers every file and decides nothing; int_submissions says, for every other accepted
+-- file, which one superseded it.
 select
     submission_id,
     file_sha256,
@@ -12,6 +16,8 @@ select
     coverage_note
 from {{ ref('stg_raw__submissions') }}
 where registration_status = 'accepted'
+    and participant_code is not null
+    and collection_year is not null
 qualify row_number() over (
     partition by participant_code, collection_year
     order by received_at desc, submission_id desc
