@@ -287,18 +287,24 @@ def test_gate_suites_pass(built):
 
 
 def test_query_log_and_submitter_report(built):
+    import io
     import json
 
-    from reporting.findings import findings_rows, render
+    from cli.output import Rows, findings_table, json_text, write_csv
+    from reporting.findings import COLUMNS, findings_rows
     from reporting.submitter_report import append_findings
 
     home, con, submissions, _ = built
     rows = findings_rows(con, 2024, "se")
     assert rows and rows[0]["severity"] == "error"
     assert {r["participant_code"] for r in findings_rows(con, 2024)} >= {"SE", "NO", "IE"}
-    assert json.loads(render(rows, "json"))[0]["rule_id"] == rows[0]["rule_id"]
-    assert render(rows, "csv").splitlines()[0].startswith("participant_code,collection_year")
-    assert render(rows, "table").row_count == len(rows)
+    # printed as `mhbench findings` prints them (cli/output.py)
+    printed = Rows.of_dicts(rows, COLUMNS)
+    assert json.loads(json_text(printed.dicts()))[0]["rule_id"] == rows[0]["rule_id"]
+    csv_text = io.StringIO()
+    write_csv(printed, csv_text)
+    assert csv_text.getvalue().splitlines()[0].startswith("participant_code,collection_year")
+    assert findings_table(printed).row_count == len(rows)
     current = rows[0]["submission_id"]
     html_path = append_findings(home, current, rows)
     report = json.loads(html_path.with_suffix(".json").read_text())
