@@ -224,7 +224,8 @@ class Charts:
         for code, points in series.items():
             if code != highlight:
                 xs, ys = _xy(points)
-                others.append(list(zip(xs, ys, strict=True)))
+                if xs:  # a participant without a value in any year draws no line
+                    others.append(list(zip(xs, ys, strict=True)))
         ax.add_collection(LineCollection(others, colors=OTHER_LINES, linewidths=0.8))
         xs, ys = _xy(median)
         ax.plot(xs, ys, color=MEDIAN, linewidth=1.2, linestyle="--")
