@@ -67,6 +67,29 @@ def process_tags(pid: int | None = None) -> dict[str, str]:
     return tags
 
 
+def child_processes(pid: int) -> list[int]:
+    """The live child processes of process `pid` (from /proc)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            children.append(int(entry.name))
+    return children
+
+
+def command_line(pid: int) -> str:
+    """The command line of process `pid`, words joined by spaces ('' if it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
 def child_process_tags(pid: int) -> dict[str, str]:
     """Run tags naming a child process of the run (see `stop_orphan`)."""
     tags = {CHILD_PID_TAG: str(pid)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -118,33 +119,164 @@ def read_submissions(home: Home) -> tuple[Submissions | None, str | None]:
     return Submissions(counts, files), None
 
 
-def _watch_progress(
-    instance, run_id: str, total_steps: int, display: CycleDisplay, stop: threading.Event
-):
-    """Report step progress by polling the run's event log (the run executes in this process)."""
-    from dagster import DagsterEventType
+class _RunWatch:
+    """What the run is doing, read from its event log and the pool while it executes."""
 
-    done_types = {
-        DagsterEventType.STEP_SUCCESS,
-        DagsterEventType.STEP_FAILURE,
-        DagsterEventType.STEP_SKIPPED,
-    }
-    seen: set[str] = set()
+    def __init__(self, instance, run_id: str) -> None:
+        self.instance = instance
+        self.run_id = run_id
+        self.current_step: str | None = None
+        self.done: set[str] = set()
+        self._cursor = None
+
+    def poll_steps(self) -> None:
+        """Read the step events since the last poll (only those: a dbt step's log is long)."""
+        from dagster import DagsterEventType
+
+        done_types = {
+            DagsterEventType.STEP_SUCCESS,
+            DagsterEventType.STEP_FAILURE,
+            DagsterEventType.STEP_SKIPPED,
+        }
+        connection = self.instance.get_records_for_run(
+            self.run_id, cursor=self._cursor, of_type={DagsterEventType.STEP_START, *done_types}
+        )
+        self._cursor = connection.cursor
+        for record in connection.records:
+            event = record.event_log_entry.dagster_event
+            if event.event_type in done_types:
+                self.done.add(event.step_key)
+            else:
+                self.current_step = event.step_key
+
+    def waiting_for(self) -> list:
+        """The runs holding the warehouse while this run waits for it (empty when not waiting)."""
+        from orchestration.dead_runs import warehouse_holders
+        from orchestration.defs.resources import DUCKDB_WRITER_POOL
+
+        info = self.instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL)
+        if not any(
+            step.run_id == self.run_id and step.assigned_timestamp is None
+            for step in info.pending_steps
+        ):
+            return []
+        return warehouse_holders(self.instance, self.run_id)
+
+    @property
+    def stage(self) -> str:
+        return f"running {self.current_step}" if self.current_step else "starting"
+
+
+def _watch_progress(watch: _RunWatch, total_steps: int, display: CycleDisplay, stop) -> None:
+    """Report step progress by polling the run's event log (the run executes in this process)."""
     with display.progress(total_steps) as update:
-        cursor, started = None, None
         while not stop.wait(0.5):
-            # only the step events, and only those after the cursor: the log of a dbt step is long
-            connection = instance.get_records_for_run(
-                run_id, cursor=cursor, of_type={DagsterEventType.STEP_START, *done_types}
-            )
-            cursor = connection.cursor
-            for record in connection.records:
-                event = record.event_log_entry.dagster_event
-                if event.event_type in done_types:
-                    seen.add(event.step_key)
-                else:
-                    started = event.step_key
-            update(len(seen), started)
+            watch.poll_steps()
+            update(len(watch.done), watch.current_step)
+
+
+# How long a run waits on the pool before the display says who holds the warehouse.
+WAIT_NOTICE_SECONDS = 3.0
+
+
+class CycleStopped(Exception):
+    """The run was stopped by a signal: canceled, its slot freed, its dbt stopped."""
+
+    def __init__(self, signal_name: str, stage: str, run_id: str, current: str) -> None:
+        self.signal_name = signal_name
+        self.stage = stage
+        self.run_id = run_id
+        super().__init__(
+            f"Stopped by {signal_name} while {stage}: run {run_id[:8]} canceled, "
+            f"its warehouse slot freed; {current}"
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal number, as shells report a process ended by a signal."""
+        import signal
+
+        return 128 + int(getattr(signal, self.signal_name))
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[list[str]]:
+    """SIGINT and SIGTERM noted (not raised) while the run executes in its thread."""
+    import signal
+
+    received: list[str] = []
+
+    def note(signum, frame) -> None:
+        received.append(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stop_children(grace_seconds: float = 5.0) -> None:
+    """Stop this process's child processes (the dbt subprocess): SIGTERM, then SIGKILL.
+
+    Dagster's own log tails (`tail -F` under watch_orphans, which carry the step's compute
+    logs and the terminal's output) are left alone: they end when this process does.
+    """
+    import os
+    import signal
+    import time
+
+    from orchestration.dead_runs import child_processes, command_line
+
+    children = [
+        pid
+        for pid in child_processes(os.getpid())
+        if not command_line(pid).startswith("tail ") and "watch_orphans" not in command_line(pid)
+    ]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace_seconds
+        while time.monotonic() < deadline:
+            children = [pid for pid in children if pid in child_processes(os.getpid())]
+            if not children:
+                return
+            time.sleep(0.1)
+
+
+def _cancel(instance, run_id: str, signal_name: str, stage: str) -> None:
+    """Mark the run canceled (if it has not ended) and free its slots."""
+    from orchestration.dead_runs import free_slots
+
+    _stop_children()
+    run = instance.get_run_by_id(run_id)
+    if run is None:
+        return
+    if not run.is_finished:
+        instance.report_run_canceled(run, f"Stopped by {signal_name} while {stage}.")
+    free_slots(instance, run)
+
+
+def _current_release(home: Home) -> str | None:
+    """The release id releases/current points at (None without one)."""
+    link = home.current_release
+    return link.resolve().name if link.is_symlink() else None
+
+
+def _waiting_note(holders) -> str:
+    from datetime import datetime
+
+    described = []
+    for holder in holders:
+        started = (
+            datetime.fromtimestamp(holder.started).strftime("%Y-%m-%d %H:%M:%S")
+            if holder.started
+            else "at an unknown time"
+        )
+        described.append(f"run {holder.run_id[:8]} ({holder.job_name}, started {started})")
+    return f"waiting for the warehouse: {', '.join(described)} holds it"
 
 
 def _warm_up_great_expectations() -> None:
@@ -170,6 +302,11 @@ def run_annual_cycle(home: Home, display: CycleDisplay | None = None) -> CycleOu
 
         job = defs.resolve_job_def(ANNUAL_CYCLE)
     instance = DagsterInstance.get()
+    # A run killed earlier would hold the warehouse for good: fail it and free its slot first.
+    from orchestration.dead_runs import process_tags, reclaim_dead_runs
+
+    for dead in reclaim_dead_runs(instance):
+        display.note(f"Reclaimed {dead.describe()}")
     with display.status("Finding the partition (year × participant) of every file in the inbox"):
         new_participants = add_inbox_participants(instance, home)
     if new_participants:
@@ -191,25 +328,64 @@ def run_annual_cycle(home: Home, display: CycleDisplay | None = None) -> CycleOu
     log_path = home.root / "logs" / f"run-{run_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # dbt's own log lines go to the run log (and to the step logs in the UI), not the terminal.
-    stop = threading.Event()
-    watcher = threading.Thread(
-        target=_watch_progress,
-        args=(instance, run_id, len(job.graph.node_defs), display, stop),
-        daemon=True,
-    )
-    watcher.start()
-    try:
-        with log_path.open("w") as log, contextlib.redirect_stdout(log):
-            result = job.execute_in_process(
+    # The run executes in a thread of its own, so that this (main) thread keeps the signals:
+    # Ctrl-C or SIGTERM cancels the run at any point, even while it waits for the warehouse.
+    watch = _RunWatch(instance, run_id)
+    current_before = _current_release(home)
+    outcome: dict = {}
+
+    def execute() -> None:
+        try:
+            outcome["result"] = job.execute_in_process(
                 run_config=QUIET_RUN_CONFIG,
                 instance=instance,
                 run_id=run_id,
                 raise_on_error=False,
-                tags=partitions,
+                tags={**partitions, **process_tags()},
             )
+        except BaseException as exc:  # reported below, in the main thread
+            outcome["error"] = exc
+
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=_watch_progress,
+        args=(watch, len(job.graph.node_defs), display, stop),
+        daemon=True,
+    )
+    worker = threading.Thread(target=execute, name=f"run-{run_id[:8]}", daemon=True)
+    try:
+        with (
+            _stop_signals() as received,
+            log_path.open("w") as log,
+            contextlib.redirect_stdout(log),
+        ):
+            watcher.start()
+            worker.start()
+            started, told = time.monotonic(), None
+            while worker.is_alive():
+                worker.join(0.2)
+                if received:
+                    stage = watch.stage if not told else "waiting for the warehouse"
+                    _cancel(instance, run_id, received[0], stage)
+                    now = _current_release(home)
+                    current = (
+                        "the current release is unchanged"
+                        if now == current_before
+                        else f"releases/current is the complete release {now}"
+                    )
+                    raise CycleStopped(received[0], stage, run_id, current)
+                if time.monotonic() - started > WAIT_NOTICE_SECONDS:
+                    holders = watch.waiting_for()
+                    key = tuple(h.run_id for h in holders)
+                    if holders and key != told:
+                        display.note(_waiting_note(holders))
+                    told = key or None
     finally:
         stop.set()
-        watcher.join()
+        watcher.join(5)
+    if "error" in outcome:
+        raise outcome["error"]
+    result = outcome["result"]
 
     checks = [
         {
