@@ -49,7 +49,7 @@ from pathlib import Path
 import openpyxl
 from openpyxl.writer.excel import ExcelWriter
 
-from ingestion.dictionary import Dictionary, load_dictionary
+from ingestion.dictionary import FLAGS_WITHOUT_VALUE, Dictionary, load_dictionary
 from ingestion.records import CSV_HEADER
 from ingestion.template import (
     FIXED_TIMESTAMP,
@@ -500,7 +500,7 @@ def _row(participant: str, year: int, item: str, values: dict[str, float]) -> di
         return {"item_code": item, "value": None, "flag": "NA", "comment": why}
     for rule in _FLAG_RULES:
         if rule.applies(participant, year, item):
-            value = None if rule.flag in ("NA", "NK") else values[item]
+            value = None if rule.flag in FLAGS_WITHOUT_VALUE else values[item]
             return {"item_code": item, "value": value, "flag": rule.flag, "comment": rule.comment}
     return {"item_code": item, "value": values[item], "flag": None, "comment": None}
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingestion.dictionary import load_flags
 from reporting.quality_report import QUALITY_FILE
 from reporting.templating import fmt_cell, render
 
@@ -55,15 +56,11 @@ SECTION_TITLES = {
     "safety": "Safety",
     "workforce": "Workforce",
 }
-FLAG_MEANINGS = {
-    "E": "estimated",
-    "P": "provisional",
-    "B": "break in series",
-    "D": "definition differs from the dictionary",
-}
+# What a flag means comes from the seed `flags` (its one home); the other null reasons are
+# the ones fct_indicator_values gives.
+FLAG_MEANINGS = {code: flag.meaning for code, flag in load_flags().items()}
 NULL_REASONS = {
-    "NA": "not applicable",
-    "NK": "not known",
+    **{code: flag.meaning for code, flag in load_flags().items() if not flag.has_value},
     "numerator_missing": "not submitted",
     "denominator_missing": "denominator not submitted",
     "denominator_zero": "denominator is zero",
