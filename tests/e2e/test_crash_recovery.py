@@ -236,7 +236,7 @@ def test_sigint_and_sigterm_stop_a_run_at_each_stage(home):
     waiting_id = _newest_run(home)
     code, timings["waiting"] = waiting.stop(signal.SIGINT)
     assert code == 130, waiting.output
-    assert "stopped by SIGINT" in waiting.output.lower()
+    assert "Stopped by SIGINT while waiting for the warehouse" in waiting.output
     assert _runs(home)[waiting_id] == "CANCELED"
 
     # the gate: SIGTERM
