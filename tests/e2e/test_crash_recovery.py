@@ -1,9 +1,12 @@
 """A crash does not wedge the platform: real `mhbench run` processes, real signals.
 
-SIGKILL at each stage, then the next run reclaims the dead one (marked failed, slot
-freed, its orphaned dbt stopped) and every inbox file ends up registered exactly once.
-SIGINT and SIGTERM stop a run within a bound at each stage: the run is canceled, the
-slot is freed and `current` is unchanged or complete.
+One chain of runs on one home, each stopped at a stage: SIGKILL at ingestion, in dbt and
+in publish (the next run reclaims the dead one: marked failed, slot freed, its orphaned
+dbt stopped); SIGINT and SIGTERM while waiting for the warehouse, in the gate, in dbt, at
+ingestion and in publish (the run exits 130 or 143 within the bound, canceled, slot
+freed, `current` unchanged). A last run completes, and every inbox file is registered
+exactly once. One chain rather than a test per case: each case costs a run's start, and
+the final full cycle is paid once.
 
 The stages are reached with the pause hooks of runtime/pause.py (MHBENCH_PAUSE_AT,
 MHBENCH_PUBLISH_PAUSE_AT), and for dbt by waiting for the `dbt build` child process.
@@ -11,7 +14,6 @@ MHBENCH_PUBLISH_PAUSE_AT), and for dbt by waiting for the `dbt build` child proc
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -158,122 +160,117 @@ def _registered(home: Path) -> list[str]:
 
 @pytest.fixture
 def home(tmp_path) -> Path:
-    """A home with one collection year of sample returns (12 files: a quick cycle)."""
+    """A home with one collection year of sample returns, SE's held back to arrive later."""
     from demo.sample_returns import generate_sample
     from runtime.home import Home
 
     home = Home(tmp_path / "home").ensure()
-    generate_sample(home, years=range(2024, 2025))
+    generate_sample(home, years=range(2024, 2025), participants=LATER_FIRST)
     return home.root
 
 
+# Participants whose 2024 returns are in the inbox from the start (SE's arrives later).
+LATER_FIRST = ["AU", "CA-ON", "GB-ENG", "GB-SCT", "GB-WLS", "IE", "NL", "NO", "NZ"]
+
+
 def _assert_recovered(home: Path, final: Cli) -> None:
+    """The last run completes; nothing is left running or held; every file is in, once."""
+    from ingestion.registry import file_sha256, inbox_files
+    from runtime.home import Home
+
     assert final.finish() == 0, final.output
     statuses = _runs(home)
     assert "STARTED" not in statuses.values() and "STARTING" not in statuses.values()
     assert _held_slots(home) == []
-    from ingestion.registry import file_sha256, inbox_files
-    from runtime.home import Home
-
     inbox = [file_sha256(path) for path, _ in inbox_files(Home(home))]
     registered = _registered(home)
-    assert sorted(registered) == sorted(set(registered)), "a file registered twice"
-    assert sorted(set(registered)) == sorted(set(inbox)), "every inbox file registered"
-    current = home / "releases" / "current"
-    assert (current / "manifest.json").exists()
+    assert len(registered) == len(set(registered)), "a file registered twice"
+    assert set(registered) == set(inbox), "every inbox file registered"
+    assert (home / "releases" / "current" / "manifest.json").exists()
 
 
-def test_sigkill_at_each_stage_then_the_next_run_recovers(home):
-    killed: list[tuple[str, str]] = []  # (stage, run id)
-
-    ingesting = Cli(home, {"MHBENCH_PAUSE_AT": "ingest-registered"})
-    ingesting.wait_for("mhbench-paused ingest-registered")
-    ingesting.process.kill()
-    ingesting.finish()
-    killed.append(("ingest", _newest_run(home)))
-    assert _runs(home)[killed[-1][1]] == "STARTED", "a SIGKILLed run stays STARTED..."
-    assert _held_slots(home) == [killed[-1][1]], "... and keeps its slot"
-
-    building = Cli(home)
-    building.wait_for("marked failed")  # it reclaimed the run killed while ingesting
-    dbt_pid = building.wait_for_dbt()
-    building.process.kill()
-    building.finish()
-    killed.append(("dbt", _newest_run(home)))
-
-    gate = Cli(home, {"MHBENCH_PAUSE_AT": "gate"})
-    gate.wait_for("mhbench-paused gate")
-    assert not _alive(dbt_pid), "the orphaned dbt of the killed run was stopped"
-    gate.process.kill()
-    gate.finish()
-    killed.append(("gate", _newest_run(home)))
-
-    publishing = Cli(home, {"MHBENCH_PUBLISH_PAUSE_AT": "after-copy"})
-    publishing.wait_for("mhbench-publish-paused after-copy")
-    publishing.process.kill()
-    publishing.finish()
-    killed.append(("publish", _newest_run(home)))
-    assert not (home / "releases" / "current").exists(), "no release was completed yet"
-
-    final = Cli(home)
-    _assert_recovered(home, final)
-    statuses = _runs(home)
-    for stage, run_id in killed:
-        assert statuses[run_id] == "FAILURE", f"the run killed at {stage} is marked failed"
-    assert f"run {killed[-1][1][:8]} (annual_cycle) marked failed: process" in final.output
-    assert "is gone: killed or crashed" in final.output
+def _sigkill(cli: Cli, stage: str) -> str:
+    cli.process.kill()
+    cli.finish()
+    return stage
 
 
-def test_sigint_and_sigterm_stop_a_run_at_each_stage(home):
-    timings: dict[str, float] = {}
+def test_kill_and_stop_at_each_stage_then_recover(home):
+    from demo.sample_returns import generate_sample
+    from runtime.home import Home
 
-    # waiting: another run holds the warehouse (paused in the gate)
+    killed: dict[str, str] = {}  # stage -> run id (SIGKILL)
+    stopped: dict[str, tuple[str, int, float]] = {}  # stage -> (run id, exit code, seconds)
+
+    # SIGKILL while ingesting: the run stays STARTED and keeps its slot
+    cli = Cli(home, {"MHBENCH_PAUSE_AT": "ingest-registered"})
+    cli.wait_for("mhbench-paused ingest-registered")
+    _sigkill(cli, "ingest")
+    killed["ingest"] = _newest_run(home)
+    assert _runs(home)[killed["ingest"]] == "STARTED", "a SIGKILLed run stays STARTED..."
+    assert _held_slots(home) == [killed["ingest"]], "... and keeps its slot"
+
+    # SIGKILL in dbt: this run first reclaims the one killed while ingesting
+    cli = Cli(home)
+    cli.wait_for(f"Reclaimed run {killed['ingest'][:8]} (annual_cycle) marked failed: process")
+    dbt_pid = cli.wait_for_dbt()
+    _sigkill(cli, "dbt")
+    killed["dbt"] = _newest_run(home)
+    assert _alive(dbt_pid), "dbt outlives the run that was killed..."
+
+    # SIGINT while waiting for the warehouse, then SIGTERM in the gate
     holder = Cli(home, {"MHBENCH_PAUSE_AT": "gate"})
     holder.wait_for("mhbench-paused gate")
+    assert not _alive(dbt_pid), "... until the next run reclaims the dead one"
     holder_id = _newest_run(home)
     waiting = Cli(home)
     waiting.wait_for(f"waiting for the warehouse: run {holder_id[:8]} (annual_cycle, started")
-    waiting_id = _newest_run(home)
-    code, timings["waiting"] = waiting.stop(signal.SIGINT)
-    assert code == 130, waiting.output
+    code, seconds = waiting.stop(signal.SIGINT)
+    stopped["waiting"] = (_newest_run(home), code, seconds)
     assert "Stopped by SIGINT while waiting for the warehouse" in waiting.output
-    assert _runs(home)[waiting_id] == "CANCELED"
-
-    # the gate: SIGTERM
-    code, timings["gate"] = holder.stop(signal.SIGTERM)
-    assert code == 143, holder.output
-    assert _runs(home)[holder_id] == "CANCELED"
+    code, seconds = holder.stop(signal.SIGTERM)
+    stopped["gate"] = (holder_id, code, seconds)
+    assert "Stopped by SIGTERM while running marts__" in holder.output
     assert _held_slots(home) == []
 
-    # dbt: SIGINT stops the dbt subprocess too
-    building = Cli(home)
-    dbt_pid = building.wait_for_dbt()
-    code, timings["dbt"] = building.stop(signal.SIGINT)
-    assert code == 130, building.output
+    # SIGINT in dbt: dbt is stopped with the run
+    cli = Cli(home)
+    dbt_pid = cli.wait_for_dbt()
+    code, seconds = cli.stop(signal.SIGINT)
+    stopped["dbt"] = (_newest_run(home), code, seconds)
     deadline = time.monotonic() + STOP_BOUND_SECONDS
     while _alive(dbt_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(dbt_pid), "dbt was stopped with the run"
 
-    # ingesting: SIGTERM
-    ingesting = Cli(home, {"MHBENCH_PAUSE_AT": "ingest-registered"})
-    ingesting.wait_for("mhbench-paused ingest-registered")
-    code, timings["ingest"] = ingesting.stop(signal.SIGTERM)
-    assert code == 143, ingesting.output
+    # SIGTERM while ingesting (SE's return has just arrived)
+    generate_sample(Home(home), years=range(2024, 2025), participants=["SE"], include_bad=False)
+    cli = Cli(home, {"MHBENCH_PAUSE_AT": "ingest-registered"})
+    cli.wait_for("mhbench-paused ingest-registered")
+    code, seconds = cli.stop(signal.SIGTERM)
+    stopped["ingest"] = (_newest_run(home), code, seconds)
 
-    # publishing: SIGINT; current stays as it was (none yet)
-    publishing = Cli(home, {"MHBENCH_PUBLISH_PAUSE_AT": "after-copy"})
-    publishing.wait_for("mhbench-publish-paused after-copy")
-    code, timings["publish"] = publishing.stop(signal.SIGINT)
-    assert code == 130, publishing.output
-    assert not (home / "releases" / "current").exists()
+    # SIGINT in publish, then SIGKILL in publish: current never appears half-made
+    cli = Cli(home, {"MHBENCH_PUBLISH_PAUSE_AT": "after-copy"})
+    cli.wait_for("mhbench-publish-paused after-copy")
+    code, seconds = cli.stop(signal.SIGINT)
+    stopped["publish"] = (_newest_run(home), code, seconds)
+    cli = Cli(home, {"MHBENCH_PUBLISH_PAUSE_AT": "after-copy"})
+    cli.wait_for("mhbench-publish-paused after-copy")
+    _sigkill(cli, "publish")
+    killed["publish"] = _newest_run(home)
+    assert not (home / "releases" / "current").exists(), "no release was completed yet"
 
-    for stage, seconds in timings.items():
-        assert seconds < STOP_BOUND_SECONDS, f"{stage}: {seconds:.1f} s to stop"
-    assert set(_runs(home).values()) <= {"CANCELED", "FAILURE"}
-    assert _held_slots(home) == []
-    print("seconds from signal to exit:", {k: round(v, 2) for k, v in timings.items()})
+    final = Cli(home)
+    _assert_recovered(home, final)
 
-    _assert_recovered(home, Cli(home))
-    if os.environ.get("MHBENCH_TIMINGS"):
-        Path(os.environ["MHBENCH_TIMINGS"]).write_text(repr(timings))
+    statuses = _runs(home)
+    for stage, run_id in killed.items():
+        assert statuses[run_id] == "FAILURE", f"the run killed at {stage} is marked failed"
+    assert "is gone: killed or crashed" in final.output
+    expected_codes = {"waiting": 130, "gate": 143, "dbt": 130, "ingest": 143, "publish": 130}
+    for stage, (run_id, code, seconds) in stopped.items():
+        assert code == expected_codes[stage], f"{stage}: exit {code}"
+        assert seconds < STOP_BOUND_SECONDS, f"{stage}: {seconds:.1f} s from the signal to exit"
+        assert statuses[run_id] == "CANCELED", f"the run stopped at {stage} is canceled"
+    print("seconds from signal to exit:", {k: round(v[2], 2) for k, v in stopped.items()})
