@@ -9,6 +9,12 @@ run still succeeds.
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import time
+
+import dagster as dg
 import duckdb
 import pytest
 
@@ -22,6 +28,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("daemon")]
 
 START_TIMEOUT = 240
 RUNS_TIMEOUT = 600
+DEAD_RUN_BOUND = 120  # a dead worker's run is failed and its slot freed within two minutes
 
 RUNS = """
 { runsOrError { __typename ... on Runs { results {
@@ -119,8 +126,61 @@ def test_a_run_per_new_file_for_its_partition(tmp_path):
         assert "scan.xlsx" in reports and str(home.reports) in reports
         assert executions[by_key[file_sha256(return_file)]["runId"]]["evaluation"]["success"]
 
-    with duckdb.connect(str(home.warehouse), read_only=True) as con:
-        statuses = dict(
-            con.execute("select original_filename, status from raw.submissions").fetchall()
-        )
-    assert statuses == {return_file.name: "accepted", "scan.xlsx": "rejected"}
+        with duckdb.connect(str(home.warehouse), read_only=True) as con:
+            statuses = dict(
+                con.execute("select original_filename, status from raw.submissions").fetchall()
+            )
+        assert statuses == {return_file.name: "accepted", "scan.xlsx": "rejected"}
+
+        # A run worker killed mid-run (as by the OOM killer, or a reboot) must not wedge the pool.
+        before = {r["runId"] for r in _runs(server)}
+        [killed_file] = generate_sample(
+            home, participants=["NO"], years=range(2023, 2024), include_bad=False
+        ).files
+
+        def worker_started():
+            for run in _runs(server):
+                if run["runId"] not in before and run["tags"].get("mhbench/pid"):
+                    return run
+            return None
+
+        run = server.wait_until("a sensor run with its worker's pid", worker_started, RUNS_TIMEOUT)
+        assert run["tags"]["dagster/run_key"] == file_sha256(killed_file)
+        os.kill(int(run["tags"]["mhbench/pid"]), signal.SIGKILL)
+        killed_at = time.monotonic()
+
+        def failed():
+            statuses = {r["runId"]: r["status"] for r in _runs(server)}
+            return statuses[run["runId"]] if statuses[run["runId"]] == "FAILURE" else None
+
+        server.wait_until("the dead run marked failed", failed, DEAD_RUN_BOUND + 30, interval=1)
+        seconds_to_fail = time.monotonic() - killed_at
+        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+            info = instance.event_log_storage.get_concurrency_info("duckdb_writer")
+            assert run["runId"] not in {slot.run_id for slot in info.claimed_slots}
+        failures_log = home.root / "logs" / "run-failures.log"
+
+        def logged():
+            if not failures_log.exists():
+                return None
+            lines = [json.loads(line) for line in failures_log.read_text().splitlines()]
+            return [r for r in lines if r["run_id"] == run["runId"]] or None
+
+        [entry] = server.wait_until("the failure logged", logged, 90, interval=1)
+        assert entry["job"] == "refresh_returns"
+
+        # the next sensor run proceeds: the pool is free
+        [next_file] = generate_sample(
+            home, participants=["GB-SCT"], years=range(2023, 2024), include_bad=False
+        ).files
+
+        def next_done():
+            for r in _runs(server):
+                if r["tags"].get("dagster/run_key") == file_sha256(next_file):
+                    return r if r["status"] in {"SUCCESS", "FAILURE", "CANCELED"} else None
+            return None
+
+        after = server.wait_until("the next sensor run", next_done, RUNS_TIMEOUT, interval=2)
+        assert after["status"] == "SUCCESS", _failures(server, after["runId"])
+    print(f"dead run worker: marked failed {seconds_to_fail:.0f} s after SIGKILL")
+    assert seconds_to_fail < DEAD_RUN_BOUND
