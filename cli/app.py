@@ -9,7 +9,6 @@ inside the commands that need them, so `mhbench validate FILE` answers a submitt
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -126,21 +125,16 @@ def run() -> None:
 
     Exits 1 when no release was published.
     """
-    from rich.console import Console
-
     from cli.cycle import ConsoleCycleDisplay, print_summary
     from orchestration.instance import configure_environment
     from orchestration.run_cycle import CycleStopped, run_annual_cycle
 
     home = configure_environment()
-    # While a step runs, Dagster points file descriptors 1 and 2 at its compute-log capture:
-    # keep the terminal's own (duplicated now) for the progress, the notes and the last line.
-    terminal = Console(file=os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1))
-    terminal_err = Console(file=os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1))
+    terminal, terminal_err = output.terminal_consoles()
     try:
         outcome = run_annual_cycle(home, ConsoleCycleDisplay(terminal))
     except CycleStopped as stopped:
-        terminal_err.print(output.line((str(stopped), "red")), soft_wrap=True)
+        output.error(str(stopped), console=terminal_err)
         terminal_err.file.flush()
         # The run is canceled and its slot free; leave now rather than wait for the run's
         # thread (it may sit in dbt or a pause): exit as a process stopped by that signal.

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -67,12 +68,23 @@ def say(*parts: Part) -> None:
     console.print(line(*parts), soft_wrap=True)
 
 
-def error(headline: str, detail: str = "") -> None:
+def error(headline: str, detail: str = "", console: Console | None = None) -> None:
     """An error line on stderr: the headline in red, then the detail; both literal text."""
     message = line((headline, "red"))
     if detail:
         message.append(" " + detail)
-    err_console.print(message, soft_wrap=True)
+    (console or err_console).print(message, soft_wrap=True)
+
+
+def terminal_consoles() -> tuple[Console, Console]:
+    """Consoles on the terminal's own stdout and stderr, duplicated now.
+
+    While a step runs, Dagster points file descriptors 1 and 2 at its compute-log capture;
+    what `mhbench run` shows meanwhile (progress, notes, the line of a stop) goes here.
+    """
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    err = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
+    return Console(file=out), Console(file=err)
 
 
 def status(text: str):
