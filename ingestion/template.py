@@ -39,6 +39,7 @@ from ingestion.dictionary import (
     load_flags,
 )
 from ingestion.records import ABOUT_FIELDS, DATA_HEADER
+from runtime.spreadsheet import FORMULA_START
 
 TEMPLATE_VERSION = "1"
 FIXED_TIMESTAMP = datetime(2024, 1, 1, 0, 0, 0)
@@ -54,7 +55,6 @@ DEFINITIONS_HEADER = (
 )
 FLAG_LEGEND_HEADER = ("flag", "meaning", "value", "notes")
 # Excel would read a text starting with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_FIELDS = ("period_start", "period_end")
 _BOLD = Font(bold=True)
@@ -106,7 +106,7 @@ def _set(ws: Worksheet, row: int, column: int, value: object) -> None:
     cell.value = value
     if isinstance(value, str):
         cell.data_type = "s"
-        if value.startswith(_FORMULA_START):
+        if value.startswith(FORMULA_START):  # the one rule: runtime/spreadsheet.py
             cell.quotePrefix = True
 
 

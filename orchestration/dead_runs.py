@@ -31,6 +31,9 @@ from orchestration.defs.resources import DUCKDB_WRITER_POOL
 HOST_TAG = "mhbench/host"
 PID_TAG = "mhbench/pid"
 PID_STARTED_TAG = "mhbench/pid_started"
+# The run the pid tags were written for: a re-executed or retried run copies its parent's
+# tags, and the parent's dead pid must not make the new run look dead.
+PID_RUN_TAG = "mhbench/pid_run_id"
 # A child process of the run that outlives it if the run is killed (the dbt subprocess).
 CHILD_PID_TAG = "mhbench/child_pid"
 CHILD_STARTED_TAG = "mhbench/child_pid_started"
@@ -48,19 +51,21 @@ def host_name() -> str:
 
 
 def process_started(pid: int) -> str | None:
-    """When process `pid` started (clock ticks since boot, /proc/<pid>/stat), None if none."""
+    """When process `pid` started (clock ticks since boot, /proc/<pid>/stat); None if it is
+    gone or a zombie (dead, waiting to be reaped)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # the command name (field 2) is in parentheses and may hold spaces: split after it
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
 
 
-def process_tags(pid: int | None = None) -> dict[str, str]:
-    """Run tags naming this process (or `pid`) on this host."""
+def process_tags(run_id: str, pid: int | None = None) -> dict[str, str]:
+    """Run tags naming this process (or `pid`) on this host as the one executing `run_id`."""
     pid = os.getpid() if pid is None else pid
-    tags = {HOST_TAG: host_name(), PID_TAG: str(pid)}
+    tags = {HOST_TAG: host_name(), PID_TAG: str(pid), PID_RUN_TAG: run_id}
     started = process_started(pid)
     if started is not None:
         tags[PID_STARTED_TAG] = started
@@ -85,9 +90,10 @@ def child_processes(pid: int) -> list[int]:
 def command_line(pid: int) -> str:
     """The command line of process `pid`, words joined by spaces ('' if it is gone)."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
     except OSError:
         return ""
+    return command.decode(errors="replace").strip()
 
 
 def child_process_tags(pid: int) -> dict[str, str]:
@@ -152,6 +158,8 @@ def dead_reason(run: dg.DagsterRun, host: str) -> str | None:
     """Why `run` is dead (its process on this host is gone), or None if it lives or is unknown."""
     tags = run.tags
     if tags.get(HOST_TAG) != host or not tags.get(PID_TAG, "").isdigit():
+        return None
+    if tags.get(PID_RUN_TAG) != run.run_id:  # copied from a parent run: says nothing of this one
         return None
     pid = int(tags[PID_TAG])
     if process_alive(pid, tags.get(PID_STARTED_TAG)):

@@ -26,9 +26,8 @@ OWNED_SETTINGS: dict = {
     # checks and publish).
     "concurrency": {"pools": {"default_limit": 1}},
     # A run whose worker died must not hold the warehouse: the daemon fails a run stuck in
-    # STARTING or CANCELING, and frees the slots of a run that ended. (A worker killed while
-    # STARTED is found by orchestration/dead_runs.py: the default run launcher cannot check
-    # its workers' health.)
+    # STARTING, marks one stuck in CANCELING canceled, and frees the slots of a run that
+    # ended. (A worker killed while STARTED is found by orchestration/dead_runs.py.)
     "run_monitoring": {
         "enabled": True,
         "start_timeout_seconds": 180,
@@ -80,9 +79,11 @@ def update_dagster_yaml(config: Path) -> bool:
             raise DagsterYamlError(f"{config} should hold a mapping of settings")
         if _merge(current, OWNED_SETTINGS) == current:
             return False
+    mode = config.stat().st_mode & 0o777 if config.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=config.parent, prefix=".dagster.yaml.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(render_dagster_yaml(current))
+    os.chmod(tmp, mode)
     os.replace(tmp, config)
     return True
 

@@ -182,14 +182,16 @@ WAIT_NOTICE_SECONDS = 3.0
 class CycleStopped(Exception):
     """The run was stopped by a signal: canceled, its slot freed, its dbt stopped."""
 
-    def __init__(self, signal_name: str, stage: str, run_id: str, current: str) -> None:
+    def __init__(self, signal_name: str, stage: str, run_id: str | None, current: str) -> None:
         self.signal_name = signal_name
         self.stage = stage
         self.run_id = run_id
-        super().__init__(
-            f"Stopped by {signal_name} while {stage}: run {run_id[:8]} canceled, "
-            f"its warehouse slot freed; {current}"
+        what = (
+            f"run {run_id[:8]} canceled, its warehouse slot freed"
+            if run_id
+            else "no run had started yet"
         )
+        super().__init__(f"Stopped by {signal_name} while {stage}: {what}; {current}")
 
     @property
     def exit_code(self) -> int:
@@ -217,7 +219,7 @@ def _stop_signals() -> Iterator[list[str]]:
             signal.signal(sig, handler)
 
 
-def _stop_children(grace_seconds: float = 5.0) -> None:
+def _stop_children(grace_seconds: float = 3.0) -> None:
     """Stop this process's child processes (the dbt subprocess): SIGTERM, then SIGKILL.
 
     Dagster's own log tails (`tail -F` under watch_orphans, which carry the step's compute
@@ -286,7 +288,22 @@ def _warm_up_great_expectations() -> None:
 
 
 def run_annual_cycle(home: Home, display: CycleDisplay | None = None) -> CycleOutcome:
-    """Ingest, build, check and publish every partition in one Dagster run."""
+    """Ingest, build, check and publish every partition in one Dagster run.
+
+    SIGINT and SIGTERM are noted from the start: before the run exists they stop the
+    preparation at its next step; once it runs they cancel it (raising CycleStopped).
+    """
+    with _stop_signals() as received:
+        return _run_annual_cycle(home, display or _Silent(), received)
+
+
+def _not_stopped(received: list[str], stage: str) -> None:
+    """Raise CycleStopped if a signal came while `stage` (no run started yet)."""
+    if received:
+        raise CycleStopped(received[0], stage, None, "the current release is unchanged")
+
+
+def _run_annual_cycle(home: Home, display: CycleDisplay, received: list[str]) -> CycleOutcome:
     from dagster import DagsterInstance
     from dagster._core.utils import make_new_run_id
 
@@ -294,7 +311,6 @@ def run_annual_cycle(home: Home, display: CycleDisplay | None = None) -> CycleOu
     from orchestration.defs.jobs import ANNUAL_CYCLE
     from orchestration.defs.publish import RELEASE
 
-    display = display or _Silent()
     with display.status("Preparing the dbt manifest and loading the Dagster definitions"):
         ensure_manifest()
         from orchestration.definitions import defs
@@ -305,12 +321,15 @@ def run_annual_cycle(home: Home, display: CycleDisplay | None = None) -> CycleOu
     # A run killed earlier would hold the warehouse for good: fail it and free its slot first.
     from orchestration.dead_runs import process_tags, reclaim_dead_runs
 
+    _not_stopped(received, "loading the definitions")
     for dead in reclaim_dead_runs(instance):
         display.note(f"Reclaimed {dead.describe()}")
+    _not_stopped(received, "reclaiming dead runs")
     with display.status("Finding the partition (year × participant) of every file in the inbox"):
         new_participants = add_inbox_participants(instance, home)
     if new_participants:
         display.note(f"New participant partitions: {', '.join(new_participants)}")
+    _not_stopped(received, "finding the partitions")
     partitions = every_partition_tags(instance)
     if partitions is None:
         return CycleOutcome(
@@ -341,7 +360,7 @@ def run_annual_cycle(home: Home, display: CycleDisplay | None = None) -> CycleOu
                 instance=instance,
                 run_id=run_id,
                 raise_on_error=False,
-                tags={**partitions, **process_tags()},
+                tags={**partitions, **process_tags(run_id)},
             )
         except BaseException as exc:  # reported below, in the main thread
             outcome["error"] = exc
@@ -354,14 +373,10 @@ def run_annual_cycle(home: Home, display: CycleDisplay | None = None) -> CycleOu
     )
     worker = threading.Thread(target=execute, name=f"run-{run_id[:8]}", daemon=True)
     try:
-        with (
-            _stop_signals() as received,
-            log_path.open("w") as log,
-            contextlib.redirect_stdout(log),
-        ):
+        with log_path.open("w") as log, contextlib.redirect_stdout(log):
             watcher.start()
             worker.start()
-            started, told = time.monotonic(), None
+            started, told, next_look = time.monotonic(), None, 0.0
             while worker.is_alive():
                 worker.join(0.2)
                 if received:
@@ -374,15 +389,22 @@ def run_annual_cycle(home: Home, display: CycleDisplay | None = None) -> CycleOu
                         else f"releases/current is the complete release {now}"
                     )
                     raise CycleStopped(received[0], stage, run_id, current)
-                if time.monotonic() - started > WAIT_NOTICE_SECONDS:
-                    holders = watch.waiting_for()
+                if (
+                    time.monotonic() - started > WAIT_NOTICE_SECONDS
+                    and next_look <= time.monotonic()
+                ):
+                    next_look = time.monotonic() + 1.0
+                    try:
+                        holders = watch.waiting_for()
+                    except Exception:  # the instance is busy: say it at the next look
+                        holders = []
                     key = tuple(h.run_id for h in holders)
                     if holders and key != told:
                         display.note(_waiting_note(holders))
                     told = key or None
     finally:
         stop.set()
-        watcher.join(5)
+        watcher.join(1)
     if "error" in outcome:
         raise outcome["error"]
     result = outcome["result"]

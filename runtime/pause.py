@@ -2,8 +2,8 @@
 
 With `MHBENCH_PAUSE_AT=<stage>` in the environment, the process prints
 `mhbench-paused <stage>` to stderr when it reaches that stage and sleeps
-(`MHBENCH_PAUSE_SECONDS`, default 120). Stages: `ingest-registered` (the first new file
-of a run is registered), `gate` (a gate check starts), and the publish stages of
+(`MHBENCH_PAUSE_SECONDS`, default 120). Stages: `ingest-registered` (each new file of a
+run, once registered), `gate` (a gate check starts), and the publish stages of
 `publishing.store.PUBLISH_STAGES` (their own variable, `MHBENCH_PUBLISH_PAUSE_AT`).
 Without the variable, nothing happens.
 """

@@ -20,7 +20,7 @@ from orchestration.dagster_dbt_light import (
     dbt_assets,
 )
 from orchestration.dbt_manifest import DBT_PROJECT_DIR, dbt_executable, ensure_manifest
-from orchestration.dead_runs import child_process_tags
+from orchestration.dead_runs import child_process_tags, process_tags
 from orchestration.defs.resources import DUCKDB_WRITER_POOL
 
 # The manifest is re-parsed here when a file of the dbt project changed, in every process and
@@ -72,7 +72,11 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     invocation = dbt.cli(["build", "--exclude", "test_type:unit"], context=context)
     # If this run's process dies, dbt would live on and keep the warehouse locked: the tag
     # lets the dead-run reclaim stop it (orchestration/dead_runs.py).
-    context.instance.add_run_tags(context.run.run_id, child_process_tags(invocation.process.pid))
+    # The run's own process too: a run of the dbt assets alone has no `home` resource to tag it.
+    context.instance.add_run_tags(
+        context.run.run_id,
+        {**process_tags(context.run.run_id), **child_process_tags(invocation.process.pid)},
+    )
     try:
         yield from invocation.stream()
     finally:

@@ -23,13 +23,13 @@ class HomeResource(dg.ConfigurableResource):
         Runs launched by the daemon get their process only here (the CLI tags its runs at
         launch); orchestration/dead_runs.py reads these tags.
         """
-        from orchestration.dead_runs import PID_TAG, process_tags
+        from orchestration.dead_runs import process_tags
 
         run = context.dagster_run
         if context.instance is None or run is None:
             return
-        tags = process_tags()
-        if run.tags.get(PID_TAG) != tags[PID_TAG]:
+        tags = process_tags(run.run_id)
+        if any(run.tags.get(key) != value for key, value in tags.items()):
             context.instance.add_run_tags(run.run_id, tags)
 
     @property

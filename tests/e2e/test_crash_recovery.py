@@ -227,6 +227,7 @@ def test_kill_and_stop_at_each_stage_then_recover(home):
     waiting.wait_for(f"waiting for the warehouse: run {holder_id[:8]} (annual_cycle, started")
     code, seconds = waiting.stop(signal.SIGINT)
     stopped["waiting"] = (_newest_run(home), code, seconds)
+    assert _held_slots(home) == [holder_id], "the waiting run held nothing; the holder still does"
     assert "Stopped by SIGINT while waiting for the warehouse" in waiting.output
     code, seconds = holder.stop(signal.SIGTERM)
     stopped["gate"] = (holder_id, code, seconds)
@@ -238,6 +239,7 @@ def test_kill_and_stop_at_each_stage_then_recover(home):
     dbt_pid = cli.wait_for_dbt()
     code, seconds = cli.stop(signal.SIGINT)
     stopped["dbt"] = (_newest_run(home), code, seconds)
+    assert _held_slots(home) == [], "a stopped run frees its slot itself"
     deadline = time.monotonic() + STOP_BOUND_SECONDS
     while _alive(dbt_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -249,12 +251,14 @@ def test_kill_and_stop_at_each_stage_then_recover(home):
     cli.wait_for("mhbench-paused ingest-registered")
     code, seconds = cli.stop(signal.SIGTERM)
     stopped["ingest"] = (_newest_run(home), code, seconds)
+    assert _held_slots(home) == []
 
     # SIGINT in publish, then SIGKILL in publish: current never appears half-made
     cli = Cli(home, {"MHBENCH_PUBLISH_PAUSE_AT": "after-copy"})
     cli.wait_for("mhbench-publish-paused after-copy")
     code, seconds = cli.stop(signal.SIGINT)
     stopped["publish"] = (_newest_run(home), code, seconds)
+    assert _held_slots(home) == []
     cli = Cli(home, {"MHBENCH_PUBLISH_PAUSE_AT": "after-copy"})
     cli.wait_for("mhbench-publish-paused after-copy")
     _sigkill(cli, "publish")

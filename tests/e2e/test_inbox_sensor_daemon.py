@@ -138,13 +138,20 @@ def test_a_run_per_new_file_for_its_partition(tmp_path):
             home, participants=["NO"], years=range(2023, 2024), include_bad=False
         ).files
 
-        def worker_started():
+        def holding_slots() -> set[str]:
+            with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+                info = instance.event_log_storage.get_concurrency_info("duckdb_writer")
+                return {slot.run_id for slot in info.claimed_slots}
+
+        def worker_holds_the_warehouse():
             for run in _runs(server):
                 if run["runId"] not in before and run["tags"].get("mhbench/pid"):
-                    return run
+                    return run if run["runId"] in holding_slots() else None
             return None
 
-        run = server.wait_until("a sensor run with its worker's pid", worker_started, RUNS_TIMEOUT)
+        run = server.wait_until(
+            "a sensor run holding the warehouse", worker_holds_the_warehouse, RUNS_TIMEOUT
+        )
         assert run["tags"]["dagster/run_key"] == file_sha256(killed_file)
         os.kill(int(run["tags"]["mhbench/pid"]), signal.SIGKILL)
         killed_at = time.monotonic()
@@ -155,9 +162,13 @@ def test_a_run_per_new_file_for_its_partition(tmp_path):
 
         server.wait_until("the dead run marked failed", failed, DEAD_RUN_BOUND + 30, interval=1)
         seconds_to_fail = time.monotonic() - killed_at
-        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-            info = instance.event_log_storage.get_concurrency_info("duckdb_writer")
-            assert run["runId"] not in {slot.run_id for slot in info.claimed_slots}
+        server.wait_until(
+            "the dead run's slot freed",
+            lambda: run["runId"] not in holding_slots(),
+            DEAD_RUN_BOUND + 30,
+            interval=1,
+        )
+        seconds_to_free = time.monotonic() - killed_at
         failures_log = home.root / "logs" / "run-failures.log"
 
         def logged():
@@ -182,5 +193,8 @@ def test_a_run_per_new_file_for_its_partition(tmp_path):
 
         after = server.wait_until("the next sensor run", next_done, RUNS_TIMEOUT, interval=2)
         assert after["status"] == "SUCCESS", _failures(server, after["runId"])
-    print(f"dead run worker: marked failed {seconds_to_fail:.0f} s after SIGKILL")
-    assert seconds_to_fail < DEAD_RUN_BOUND
+    print(
+        f"dead run worker: marked failed {seconds_to_fail:.0f} s and its slot freed "
+        f"{seconds_to_free:.0f} s after SIGKILL"
+    )
+    assert seconds_to_free < DEAD_RUN_BOUND

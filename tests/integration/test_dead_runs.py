@@ -17,6 +17,7 @@ from dagster._core.storage.dagster_run import DagsterRun
 
 from orchestration.dead_runs import (
     HOST_TAG,
+    PID_RUN_TAG,
     PID_STARTED_TAG,
     PID_TAG,
     host_name,
@@ -56,7 +57,7 @@ def _started_run(instance, run_id: str, tags: dict) -> DagsterRun:
 
 def test_a_dead_run_of_this_host_is_failed_and_its_slot_freed(instance):
     pid = _dead_pid()
-    run, claim = _started_run(instance, "dead0000-run", {HOST_TAG: host_name(), PID_TAG: str(pid)})
+    run, claim = _started_run(instance, "dead0000-run", process_tags("dead0000-run", pid=pid))
     assert claim.is_claimed
     assert [h.run_id for h in warehouse_holders(instance, "someone-else")] == ["dead0000-run"]
 
@@ -78,11 +79,17 @@ def test_a_dead_run_of_this_host_is_failed_and_its_slot_freed(instance):
 
 
 def test_live_runs_reused_pids_and_other_hosts(instance):
-    mine = process_tags()
+    mine = process_tags("alive000-run")
     _started_run(instance, "alive000-run", mine)
-    _started_run(instance, "elsewhere-run", {HOST_TAG: "another-host", PID_TAG: str(_dead_pid())})
+    elsewhere = {**process_tags("elsewhere-run", pid=_dead_pid()), HOST_TAG: "another-host"}
+    _started_run(instance, "elsewhere-run", elsewhere)
+    # re-executed from a dead run: the parent's tags were copied, this run has none of its own
+    _started_run(instance, "reexec00-run", process_tags("dead-parent", pid=_dead_pid()))
     # this process's pid, but another start time: the pid was reused, the run is dead
-    reused = {**mine, PID_STARTED_TAG: str(int(mine[PID_STARTED_TAG]) - 1)}
+    reused = {
+        **process_tags("reused00-run"),
+        PID_STARTED_TAG: str(int(mine[PID_STARTED_TAG]) - 1),
+    }
     instance.add_run(
         DagsterRun(
             job_name="annual_cycle",
@@ -104,7 +111,7 @@ def test_live_runs_reused_pids_and_other_hosts(instance):
 
 
 def test_slots_of_ended_runs_are_freed(instance):
-    run, _ = _started_run(instance, "ended000-run", process_tags())
+    run, _ = _started_run(instance, "ended000-run", process_tags("ended000-run"))
     instance.report_run_canceled(run, "stopped")
     assert instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL).claimed_slots
 
@@ -139,6 +146,23 @@ def test_dagster_yaml_gets_new_settings_and_keeps_the_users(tmp_path):
 
 
 def test_process_tags_name_this_process():
-    tags = process_tags()
+    tags = process_tags("a-run")
     assert tags[HOST_TAG] == host_name() and tags[PID_TAG] == str(os.getpid())
+    assert tags[PID_RUN_TAG] == "a-run"
     assert tags[PID_STARTED_TAG].isdigit()
+
+
+def test_dead_run_sensor_reclaims_without_a_code_server(instance):
+    """As after a reboot: no code server knows the worker; the sensor alone finds it dead."""
+    from orchestration.defs.sensors import dead_run_sensor
+
+    pid = _dead_pid()
+    _started_run(instance, "reboot00-run", process_tags("reboot00-run", pid=pid))
+
+    result = dead_run_sensor(dg.build_sensor_context(instance=instance))
+
+    assert "run reboot00 (annual_cycle) marked failed" in result.skip_message
+    assert instance.get_run_by_id("reboot00-run").status == dg.DagsterRunStatus.FAILURE
+    assert instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL).claimed_slots == []
+    again = dead_run_sensor(dg.build_sensor_context(instance=instance))
+    assert again.skip_message == "no dead runs"
