@@ -144,6 +144,33 @@ def run() -> None:
 
 
 @app.command()
+def reclaim(
+    run_id: Annotated[str, typer.Argument(help="The run: its id, or its first 8 characters.")],
+    by: Annotated[str, typer.Option(help="Who reclaims it (recorded in the run's log).")] = "",
+) -> None:
+    """Mark failed a run whose process is gone and free its warehouse slot, by hand.
+
+    `mhbench run` and the dead_run_sensor do this by themselves for runs of this version;
+    this is for a run they cannot judge (started by an older version, or on a machine that
+    is gone). A run whose process is known to live is refused.
+    """
+    import getpass
+
+    from dagster import DagsterInstance
+
+    from orchestration.dead_runs import ReclaimRefused, reclaim_by_hand
+    from orchestration.instance import configure_environment
+
+    configure_environment()
+    with DagsterInstance.get() as instance:
+        try:
+            reclaimed = reclaim_by_hand(instance, run_id.strip(), by.strip() or getpass.getuser())
+        except ReclaimRefused as exc:
+            _fail("Not reclaimed:", _sentence(str(exc)))
+    output.say(("Reclaimed ", "bold"), reclaimed.describe())
+
+
+@app.command()
 def releases(fmt: Format = OutputFormat.table) -> None:
     """List published releases, oldest first; the current one is marked."""
     from orchestration.instance import configure_environment

@@ -221,3 +221,41 @@ def warehouse_holders(instance: dg.DagsterInstance, run_id: str) -> list[SlotHol
         else:
             holders.append(SlotHolder(other, record.dagster_run.job_name, record.start_time))
     return holders
+
+
+class ReclaimRefused(Exception):
+    """A run asked to be reclaimed by hand is alive, ended, or unknown: nothing was changed."""
+
+
+def reclaim_by_hand(instance: dg.DagsterInstance, run_ref: str, by: str) -> Reclaimed:
+    """Mark failed and free the run `run_ref` (an id or its first 8+ characters), by hand.
+
+    For a run the automatic reclaim cannot judge: one started by a version that did not tag
+    its process, or one whose host is gone for good. Refused for a run whose process is
+    known to live on this host, and for a run that has ended.
+    """
+    matches = [
+        run
+        for run in instance.get_runs(filters=dg.RunsFilter(statuses=LIVE_STATUSES))
+        if run.run_id.startswith(run_ref)
+    ]
+    if not matches or len(run_ref) < 8:
+        raise ReclaimRefused(
+            f"no starting, started or canceling run {run_ref!r} (give at least 8 characters "
+            "of its id; see the Runs page of the UI)"
+        )
+    if len(matches) > 1:
+        raise ReclaimRefused(f"{run_ref!r} names {len(matches)} runs: give more of the id")
+    [run] = matches
+    host, pid = run.tags.get(HOST_TAG), run.tags.get(PID_TAG, "")
+    own_tags = host == host_name() and pid.isdigit() and run.tags.get(PID_RUN_TAG) == run.run_id
+    if own_tags and process_alive(int(pid), run.tags.get(PID_STARTED_TAG)):
+        raise ReclaimRefused(
+            f"run {run.run_id[:8]} is alive: process {pid} on this host executes it. "
+            "Stop it (Ctrl-C, or Terminate in the UI) instead"
+        )
+    stop_orphan(run)
+    where = f"process {pid} on host {host}" if host else "a process of an older version"
+    reason = f"reclaimed by hand by {by}: {where} no longer executes it"
+    instance.report_run_failed(run, f"{reason}. Marked failed by mhbench.")
+    return Reclaimed(run.run_id, run.job_name, reason, free_slots(instance, run))

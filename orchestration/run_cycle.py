@@ -278,7 +278,10 @@ def _waiting_note(holders) -> str:
             else "at an unknown time"
         )
         described.append(f"run {holder.run_id[:8]} ({holder.job_name}, started {started})")
-    return f"waiting for the warehouse: {', '.join(described)} holds it"
+    return (
+        f"waiting for the warehouse: {', '.join(described)} holds it "
+        f"(if that run is dead, `mhbench reclaim {holders[0].run_id[:8]}` frees it)"
+    )
 
 
 def _warm_up_great_expectations() -> None:

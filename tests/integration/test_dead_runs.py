@@ -166,3 +166,24 @@ def test_dead_run_sensor_reclaims_without_a_code_server(instance):
     assert instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL).claimed_slots == []
     again = dead_run_sensor(dg.build_sensor_context(instance=instance))
     assert again.skip_message == "no dead runs"
+
+
+def test_reclaim_by_hand_frees_a_run_of_an_older_version_and_refuses_a_live_one(instance):
+    from orchestration.dead_runs import ReclaimRefused, reclaim_by_hand
+
+    # started by a version that did not tag its process: the automatic reclaim cannot judge
+    _started_run(instance, "legacy00-run-0001", {})
+    assert reclaim_dead_runs(instance) == []
+    reclaimed = reclaim_by_hand(instance, "legacy00", by="ops")
+    assert reclaimed.run_id == "legacy00-run-0001" and reclaimed.freed_slots == 1
+    assert "reclaimed by hand by ops" in reclaimed.reason
+    assert instance.get_run_by_id("legacy00-run-0001").status == dg.DagsterRunStatus.FAILURE
+
+    _started_run(instance, "alive000-run-0001", process_tags("alive000-run-0001"))
+    with pytest.raises(ReclaimRefused, match="is alive: process"):
+        reclaim_by_hand(instance, "alive000", by="ops")
+    with pytest.raises(ReclaimRefused, match="no starting, started or canceling run"):
+        reclaim_by_hand(instance, "legacy00", by="ops")  # it has ended
+    with pytest.raises(ReclaimRefused, match="at least 8 characters"):
+        reclaim_by_hand(instance, "aliv", by="ops")
+    assert instance.get_run_by_id("alive000-run-0001").status == dg.DagsterRunStatus.STARTED
