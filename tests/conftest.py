@@ -172,6 +172,20 @@ def pytest_collection_modifyitems(config, items) -> None:
         grouped = item.__dict__.get("_nodeid")
         if grouped and grouped != item.nodeid and hasattr(item, "_id"):
             item._id = NodeId.parse(grouped)
+    # The longest groups go first, so each starts on a worker of its own while the other
+    # worker takes the rest (xdist hands groups out in collection order).
+    items.sort(key=lambda item: _group(item) not in SLOW_GROUPS_FIRST)
+
+
+# The groups that take minutes (signals at every stage of a cycle; a real dagster dev).
+SLOW_GROUPS_FIRST = ("crash_recovery", "daemon")
+
+
+def _group(item) -> str | None:
+    marker = item.get_closest_marker("xdist_group")
+    if marker is None:
+        return None
+    return marker.args[0] if marker.args else marker.kwargs.get("name")
 
 
 def pytest_terminal_summary(terminalreporter, config) -> None:

@@ -48,7 +48,10 @@ _OWNERS = ["team:data-engineering"]
             kinds=_KINDS,
             owners=_OWNERS,
             partitions_def=RETURN_PARTITIONS,
-            description="Status history: received, accepted, rejected, superseded, published.",
+            description=(
+                "Status history: received, accepted, rejected, published (homes made before "
+                "dbt decided which submission counts also hold superseded events)."
+            ),
         ),
     ],
     check_specs=[

@@ -25,7 +25,7 @@ class HomeResource(dg.ConfigurableResource):
         """
         from orchestration.dead_runs import process_tags
 
-        run = context.dagster_run
+        run = context.run
         if context.instance is None or run is None:
             return
         tags = process_tags(run.run_id)
