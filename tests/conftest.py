@@ -199,3 +199,20 @@ def pytest_terminal_summary(terminalreporter, config) -> None:
         seconds = data.get("seconds")
         took = f" in {seconds:.0f} s" if seconds is not None else " (failed)"
         terminalreporter.write_line(f"annual cycle: run once, on {data['ran_on']}{took}")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dagster_defs_state_storage():
+    """Each test starts with no Dagster defs-state storage in context.
+
+    Every DagsterInstance puts its defs-state storage in a ContextVar and takes it out when
+    disposed; one disposed out of order (or in another context) leaves a storage whose
+    instance is gone, and the next `materialize` in the same worker fails with "Attempted to
+    resolve undefined DagsterInstance weakref". Which test leaves it depends on the order
+    xdist gives a worker, so reset it here rather than chase the order.
+    """
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    token = _current_storage.set(None)
+    yield
+    _current_storage.reset(token)
