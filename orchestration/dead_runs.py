@@ -23,10 +23,14 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from orchestration.defs.resources import DUCKDB_WRITER_POOL
+
+if TYPE_CHECKING:
+    from dagster._utils.concurrency import ConcurrencyKeyInfo
 
 HOST_TAG = "mhbench/host"
 PID_TAG = "mhbench/pid"
@@ -50,40 +54,51 @@ def host_name() -> str:
     return socket.gethostname()
 
 
-def process_started(pid: int) -> str | None:
-    """When process `pid` started (clock ticks since boot, /proc/<pid>/stat); None if it is
-    gone or a zombie (dead, waiting to be reaped)."""
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first), None if gone or a
+    zombie (dead, waiting to be reaped)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # the command name (field 2) is in parentheses and may hold spaces: split after it
     fields = stat.rsplit(")", 1)[1].split()
-    return None if fields[0] in ("Z", "X") else fields[19]
+    return None if fields[0] in ("Z", "X") else fields
+
+
+def process_started(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot); None if it is gone or a zombie."""
+    fields = _stat(pid)
+    return fields[19] if fields else None
+
+
+def _pid_tags(pid: int, pid_tag: str, started_tag: str) -> dict[str, str]:
+    """`pid` and, when it can be read, its start time, under the two tag names."""
+    tags = {pid_tag: str(pid)}
+    started = process_started(pid)
+    if started is not None:
+        tags[started_tag] = started
+    return tags
 
 
 def process_tags(run_id: str, pid: int | None = None) -> dict[str, str]:
     """Run tags naming this process (or `pid`) on this host as the one executing `run_id`."""
     pid = os.getpid() if pid is None else pid
-    tags = {HOST_TAG: host_name(), PID_TAG: str(pid), PID_RUN_TAG: run_id}
-    started = process_started(pid)
-    if started is not None:
-        tags[PID_STARTED_TAG] = started
-    return tags
+    return {
+        HOST_TAG: host_name(),
+        PID_RUN_TAG: run_id,
+        **_pid_tags(pid, PID_TAG, PID_STARTED_TAG),
+    }
 
 
 def child_processes(pid: int) -> list[int]:
     """The live child processes of process `pid` (from /proc)."""
     children = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[1]) == pid:
-            children.append(int(entry.name))
+        if entry.name.isdigit():
+            fields = _stat(entry.name)
+            if fields and int(fields[1]) == pid:
+                children.append(int(entry.name))
     return children
 
 
@@ -98,11 +113,43 @@ def command_line(pid: int) -> str:
 
 def child_process_tags(pid: int) -> dict[str, str]:
     """Run tags naming a child process of the run (see `stop_orphan`)."""
-    tags = {CHILD_PID_TAG: str(pid)}
-    started = process_started(pid)
-    if started is not None:
-        tags[CHILD_STARTED_TAG] = started
-    return tags
+    return _pid_tags(pid, CHILD_PID_TAG, CHILD_STARTED_TAG)
+
+
+def stop_processes(processes: dict[int, str], grace_seconds: float) -> None:
+    """SIGTERM the processes (pid -> start time), then SIGKILL those left after the grace.
+
+    A process counts as gone once its pid no longer has that start time, so a pid reused
+    meanwhile is never signalled again.
+    """
+    left = dict(processes)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace_seconds
+        while left and time.monotonic() < deadline:
+            left = {
+                pid: started for pid, started in left.items() if process_started(pid) == started
+            }
+            if left:
+                time.sleep(0.1)
+        if not left:
+            return
+
+
+def stop_children(grace_seconds: float) -> None:
+    """Stop this process's child processes (the dbt subprocess): SIGTERM, then SIGKILL.
+
+    Dagster's own log tails (`tail -F` under watch_orphans, which carry the step's compute
+    logs and the terminal's output) are left alone: they end when this process does.
+    """
+    children = {}
+    for pid in child_processes(os.getpid()):
+        command, started = command_line(pid), process_started(pid)
+        if started and not command.startswith("tail ") and "watch_orphans" not in command:
+            children[pid] = started
+    stop_processes(children, grace_seconds)
 
 
 def stop_orphan(run: dg.DagsterRun, grace_seconds: float = 5.0) -> int | None:
@@ -117,14 +164,7 @@ def stop_orphan(run: dg.DagsterRun, grace_seconds: float = 5.0) -> int | None:
     pid = int(pid_text)
     if process_started(pid) != started:
         return None
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-        deadline = time.monotonic() + grace_seconds
-        while time.monotonic() < deadline:
-            if process_started(pid) != started:
-                return pid
-            time.sleep(0.1)
+    stop_processes({pid: started}, grace_seconds)
     return pid
 
 
@@ -209,9 +249,14 @@ class SlotHolder:
     started: float | None  # unix time
 
 
-def warehouse_holders(instance: dg.DagsterInstance, run_id: str) -> list[SlotHolder]:
-    """The runs other than `run_id` holding the warehouse (a slot of the writer pool)."""
-    info = instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL)
+def warehouse_holders(
+    instance: dg.DagsterInstance, run_id: str, info: ConcurrencyKeyInfo | None = None
+) -> list[SlotHolder]:
+    """The runs other than `run_id` holding the warehouse (a slot of the writer pool).
+
+    `info` is the pool's state when the caller has just read it.
+    """
+    info = info or instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL)
     others = sorted({slot.run_id for slot in info.claimed_slots} - {run_id})
     holders = []
     for other in others:

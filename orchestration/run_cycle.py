@@ -160,7 +160,7 @@ class _RunWatch:
             for step in info.pending_steps
         ):
             return []
-        return warehouse_holders(self.instance, self.run_id)
+        return warehouse_holders(self.instance, self.run_id, info)
 
     @property
     def stage(self) -> str:
@@ -219,40 +219,11 @@ def _stop_signals() -> Iterator[list[str]]:
             signal.signal(sig, handler)
 
 
-def _stop_children(grace_seconds: float = 3.0) -> None:
-    """Stop this process's child processes (the dbt subprocess): SIGTERM, then SIGKILL.
-
-    Dagster's own log tails (`tail -F` under watch_orphans, which carry the step's compute
-    logs and the terminal's output) are left alone: they end when this process does.
-    """
-    import os
-    import signal
-    import time
-
-    from orchestration.dead_runs import child_processes, command_line
-
-    children = [
-        pid
-        for pid in child_processes(os.getpid())
-        if not command_line(pid).startswith("tail ") and "watch_orphans" not in command_line(pid)
-    ]
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + grace_seconds
-        while time.monotonic() < deadline:
-            children = [pid for pid in children if pid in child_processes(os.getpid())]
-            if not children:
-                return
-            time.sleep(0.1)
-
-
 def _cancel(instance, run_id: str, signal_name: str, stage: str) -> None:
     """Mark the run canceled (if it has not ended) and free its slots."""
-    from orchestration.dead_runs import free_slots
+    from orchestration.dead_runs import free_slots, stop_children
 
-    _stop_children()
+    stop_children(grace_seconds=3.0)
     run = instance.get_run_by_id(run_id)
     if run is None:
         return
@@ -262,9 +233,11 @@ def _cancel(instance, run_id: str, signal_name: str, stage: str) -> None:
 
 
 def _current_release(home: Home) -> str | None:
-    """The release id releases/current points at (None without one)."""
-    link = home.current_release
-    return link.resolve().name if link.is_symlink() else None
+    """The id of the release `current` points at (None without one)."""
+    from publishing.store import current_release
+
+    current = current_release(home)
+    return current.release_id if current else None
 
 
 def _waiting_note(holders) -> str:

@@ -16,7 +16,6 @@ import time
 
 PAUSE_ENV = "MHBENCH_PAUSE_AT"
 PAUSE_SECONDS_ENV = "MHBENCH_PAUSE_SECONDS"
-RUN_STAGES = ("ingest-registered", "gate")
 
 
 def pause_point(stage: str, env: str = PAUSE_ENV, marker: str = "mhbench-paused") -> None:
