@@ -3,7 +3,9 @@
 A submission is identified by the bytes of its file: `submission_id` is the first
 16 hex digits of the sha256, so the same file dropped twice is one submission.
 Every file is archived under `archive/<sha256><ext>`, validated, and registered
-as `accepted` or `rejected`; only accepted submissions have rows in
+as `accepted` or `rejected`, or `held` when it passed validation but arrived for a
+participant-year that is approved and so locked (the collection workflow: it is used only
+once the participant-year is reopened). Accepted and held submissions have rows in
 `raw.return_values`. Rows are never updated: what happens to a submission later
 (published in a release) is appended to `raw.submission_events`.
 
@@ -86,12 +88,13 @@ CREATE TABLE IF NOT EXISTS raw.submission_events (
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"
+HELD = "held"
 RECEIVED = "received"
 PUBLISHED = "published"
 # 'superseded' is no longer written, but older warehouses hold such events: ordered as before.
 _EVENT_ORDER = f"""
     CASE status WHEN '{RECEIVED}' THEN 0 WHEN '{ACCEPTED}' THEN 1 WHEN '{REJECTED}' THEN 1
-    WHEN 'superseded' THEN 2 WHEN '{PUBLISHED}' THEN 3 ELSE 4 END
+    WHEN '{HELD}' THEN 1 WHEN 'superseded' THEN 2 WHEN '{PUBLISHED}' THEN 3 ELSE 4 END
 """
 _YEAR_DIR = re.compile(r"^\d{4}$")
 _CHUNK = 1 << 20
@@ -102,7 +105,7 @@ class Submission:
     submission_id: str
     file_sha256: str
     original_filename: str
-    status: str  # accepted | rejected, as registered
+    status: str  # accepted | rejected | held, as registered
     participant_code: str | None
     collection_year: int | None
     error_count: int
@@ -296,6 +299,9 @@ def _insert_values(con: duckdb.DuckDBPyConnection, submission_id: str, parsed: P
 
 # Renders the submitter's page from a report's JSON record; returns the page's path.
 ReportRenderer = Callable[[Path], Path]
+# Whether a participant-year is locked (approved), and why: None when it is not. Handed in by
+# the caller (the workflow decides locks; ingestion only applies them).
+LockCheck = Callable[[str, int], str | None]
 
 
 def register(
@@ -307,13 +313,15 @@ def register(
     inbox_year: int | None,
     received_at: datetime | None = None,
     render_report: ReportRenderer | None = None,
+    locked: LockCheck | None = None,
 ) -> Submission:
     """Archive, report and register one received file (idempotent on its bytes).
 
     If these bytes were registered before, nothing changes and the existing
     submission is returned with `is_new=False`. `render_report` turns the JSON report into
     the submitter's HTML page (`reporting.submitter_report.write_html`); without it only the
-    JSON is written.
+    JSON is written. `locked` says whether the file's participant-year is approved: a file
+    that passes validation for a locked one is registered `held`, with the reason in its report.
     """
     ensure_schema(con)
     path = Path(path)
@@ -334,18 +342,25 @@ def register(
     if not archive_path.exists() or file_sha256(archive_path) != sha256:
         _copy_atomic(path, archive_path)
 
+    about = parsed.about
+    participant_code = _text(about.get("participant_code"))
+    collection_year = _int(about.get("collection_year"))
     status = ACCEPTED if parsed.accepted else REJECTED
+    held_because = None
+    if status == ACCEPTED and locked is not None and participant_code and collection_year:
+        held_because = locked(participant_code.upper(), collection_year)
+        if held_because:
+            status = HELD
     errors = sum(1 for i in parsed.issues if i.severity == "error")
     warnings = len(parsed.issues) - errors
-    report_json = write_report(home, submission_id, path.name, sha256, parsed, status, received_at)
+    report_json = write_report(
+        home, submission_id, path.name, sha256, parsed, status, received_at, held=held_because
+    )
     # The page for people is rendered by reporting; the registry is handed the renderer.
     report_path = (
         render_report(report_json) if render_report else report_html_path(home, submission_id)
     )
 
-    about = parsed.about
-    participant_code = _text(about.get("participant_code"))
-    collection_year = _int(about.get("collection_year"))
     row = [
         submission_id,
         sha256,
@@ -381,7 +396,7 @@ def register(
                 (submission_id, status, registered_at, f"{errors} error(s), {warnings} warning(s)"),
             ],
         )
-        if status == ACCEPTED:
+        if status in (ACCEPTED, HELD):
             _insert_values(con, submission_id, parsed)
         con.commit()
     except duckdb.ConstraintException:
@@ -467,6 +482,7 @@ def ingest_inbox(
     check: Callable[..., ParsedReturn] | None = None,
     partitions: Container[ReturnPartition] | None = None,
     render_report: ReportRenderer | None = None,
+    locked: LockCheck | None = None,
 ) -> list[Submission]:
     """Register every file in the inbox; return one Submission per file (is_new tells).
 
@@ -477,8 +493,8 @@ def ingest_inbox(
 
     With `partitions`, only the files of those partitions (collection year ×
     participant, see ingestion/partitions.py) are registered and returned; the others
-    stay in the inbox untouched for the run of their own partition. `render_report` is
-    passed on to `register`.
+    stay in the inbox untouched for the run of their own partition. `render_report` and
+    `locked` are passed on to `register`.
     """
     if check is None:
         from ingestion.check import check_return as check
@@ -505,6 +521,7 @@ def ingest_inbox(
                 inbox_year=year,
                 received_at=received_at,
                 render_report=render_report,
+                locked=locked,
             )
         elif partitions is not None:
             partition = partition_for(

@@ -78,14 +78,19 @@ def build_report(
     parsed: ParsedReturn,
     status: str,
     received_at: datetime,
+    held: str | None = None,
 ) -> dict:
-    """The machine-readable report (what goes into `<submission_id>.json`)."""
+    """The machine-readable report (what goes into `<submission_id>.json`).
+
+    `held` is why a file that passed validation is held (its participant-year is approved).
+    """
     issues = sorted_issues(parsed.issues)
     errors = sum(1 for i in issues if i.severity == "error")
     return {
         "report_version": REPORT_VERSION,
         "submission_id": submission_id,
         "status": status,
+        "held_because": held,
         "received_at": received_at.isoformat(),
         "file": {
             "original_filename": original_filename,
@@ -115,13 +120,16 @@ def write_report(
     parsed: ParsedReturn,
     status: str,
     received_at: datetime,
+    held: str | None = None,
 ) -> Path:
     """Write `<submission_id>.json` under `home.reports`; return its path.
 
     The page for people (`<submission_id>.html`, beside it) is rendered from this JSON by
     reporting (`reporting.submitter_report`), which the registry is handed by its caller.
     """
-    report = build_report(submission_id, original_filename, sha256, parsed, status, received_at)
+    report = build_report(
+        submission_id, original_filename, sha256, parsed, status, received_at, held=held
+    )
     json_path = report_json_path(home, submission_id)
     write_report_json(json_path, report)
     return json_path

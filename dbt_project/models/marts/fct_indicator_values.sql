@@ -25,6 +25,8 @@ base as (
     from {{ ref('int_indicator_values') }} as v
     inner join {{ ref('dim_participant') }} as p
         on v.participant_code = p.participant_code
+    -- only the participant-years of this release (final: approved; draft: all accepted)
+    inner join {{ ref('int_release_scope') }} as rs on v.submission_id = rs.submission_id
     left join {{ ref('int_validation_blocked_items') }} as bn
         on v.submission_id = bn.submission_id
         and v.numerator_item = bn.item_code

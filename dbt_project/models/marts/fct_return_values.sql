@@ -6,6 +6,8 @@ with v as (
         r.*,
         b.item_code is not null as validation_error
     from {{ ref('int_return_values_latest') }} as r
+    -- only the participant-years of this release (final: approved; draft: all accepted)
+    inner join {{ ref('int_release_scope') }} as rs on r.submission_id = rs.submission_id
     left join {{ ref('int_validation_blocked_items') }} as b
         on r.submission_id = b.submission_id
         and r.item_code = b.item_code

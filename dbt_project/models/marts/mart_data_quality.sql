@@ -88,7 +88,9 @@ select
     cast(
         case when l.submission_id is null then null else coalesce(f.warnings_explained, 0) end
         as integer
-    ) as warnings_explained
+    ) as warnings_explained,
+    cast(case when w.signoff_holds then w.signed_off_at end as timestamp) as signed_off_at,
+    cast(case when w.approval_holds then w.approved_at end as timestamp) as approved_at
 from grid as g
 left join received as r
     on g.participant_code = r.participant_code
@@ -101,3 +103,6 @@ left join mandatory as m
     and g.collection_year = m.collection_year
 left join findings as f on l.submission_id = f.submission_id
 left join {{ ref('collection_calendar') }} as c on g.collection_year = c.year
+left join {{ ref('int_collection_state') }} as w
+    on g.participant_code = w.participant_code
+    and g.collection_year = w.collection_year
