@@ -35,8 +35,14 @@ setup: .venv/.mhbench-installed
 	$(RUN) python -c "from orchestration.dbt_manifest import ensure_manifest; ensure_manifest()"
 	@touch $@
 
+# The collection of a year, on the sample: a draft release for participants to review, each
+# lead's sign-off and the team's approval (recorded `--by demo`; the deliberately bad returns
+# stay unapproved), then the final release.
 demo: setup
 	$(RUN) mhbench sample
+	$(RUN) mhbench run --draft
+	$(RUN) mhbench signoff --all --by demo --note "sample returns: the demo signs off for every lead"
+	$(RUN) mhbench approve --all --by demo
 	$(RUN) mhbench run
 
 test: setup

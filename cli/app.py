@@ -120,10 +120,21 @@ def validate(
 
 
 @app.command()
-def run() -> None:
+def run(
+    draft: Annotated[
+        bool,
+        typer.Option(
+            "--draft",
+            help="Publish a draft of every accepted participant-year for review "
+            "(releases/drafts/, never current) instead of a final release of the approved ones.",
+        ),
+    ] = False,
+) -> None:
     """Run the whole annual cycle through Dagster: ingest, build, check, publish.
 
-    Exits 1 when no release was published.
+    A final release holds the approved participant-years only and becomes releases/current;
+    `--draft` publishes every accepted one for participants to review. Exits 1 when no
+    release was published.
     """
     from cli.cycle import ConsoleCycleDisplay, print_summary
     from orchestration.instance import configure_environment
@@ -132,7 +143,7 @@ def run() -> None:
     home = configure_environment()
     terminal, terminal_err = output.terminal_consoles()
     try:
-        outcome = run_annual_cycle(home, ConsoleCycleDisplay(terminal))
+        outcome = run_annual_cycle(home, ConsoleCycleDisplay(terminal), draft=draft)
     except CycleStopped as stopped:
         output.error(str(stopped), console=terminal_err)
         terminal_err.file.flush()
@@ -305,3 +316,223 @@ def diff(
 
 if __name__ == "__main__":
     app(prog_name="mhbench")  # `python -m cli.app` is the same command
+
+
+# --------------------------------------------------------------------------- collection workflow
+
+By = Annotated[str, typer.Option("--by", help="Who: your name (or the lead's, for a sign-off).")]
+Participant = Annotated[
+    str | None, typer.Argument(help="Participant code, e.g. SE (leave out with --all).")
+]
+Year = Annotated[int | None, typer.Argument(help="Collection year.")]
+AllPartitions = Annotated[
+    bool,
+    typer.Option(
+        "--all",
+        help="Every participant-year where the action is allowed (of YEAR, or every year); "
+        "the others are listed with the reason.",
+    ),
+]
+
+
+def _workflow(action, *, wait: float | None = None):
+    """Run one workflow action on the warehouse; refusals and a busy warehouse exit 2."""
+    from runtime.home import Home
+    from workflow.actions import DEFAULT_LOCK_WAIT_SECONDS, WarehouseBusy, WorkflowRefused, connect
+
+    home = Home.from_env()
+    try:
+        con = connect(home.warehouse, wait_seconds=wait or DEFAULT_LOCK_WAIT_SECONDS)
+    except WorkflowRefused as exc:
+        _fail(_sentence(str(exc)))
+    except WarehouseBusy as exc:
+        _fail(_sentence(str(exc)), _busy_detail(exc) + " Nothing was recorded; try again later.")
+    try:
+        return action(con)
+    except WorkflowRefused as exc:
+        _fail(_sentence(str(exc)), "Nothing was recorded.")
+    finally:
+        con.close()
+
+
+def _busy_detail(exc) -> str:
+    """Name the Dagster run that holds the warehouse, if one does (only on this slow path)."""
+    try:
+        from dagster import DagsterInstance
+
+        from orchestration.dead_runs import warehouse_holders
+        from orchestration.instance import configure_environment
+
+        configure_environment()
+        holders = warehouse_holders(DagsterInstance.get(), run_id="")
+    except Exception:  # the instance itself may be unreadable: say what DuckDB said
+        holders = []
+    if holders:
+        return "Held by " + ", ".join(f"run {h.run_id} ({h.job_name})" for h in holders) + "."
+    return f"DuckDB says: {exc.detail}"
+
+
+def _partition(participant: str | None, year: int | None) -> tuple[str, int]:
+    if participant is None or year is None:
+        _fail("Give a participant and a year (e.g. `SE 2024`), or --all.")
+    return participant, year
+
+
+def _each_partition(con, year: int | None, act) -> tuple[list[str], list[str]]:
+    """`act(con, participant, year)` on every participant-year with a submission."""
+    from workflow.actions import WorkflowRefused, statuses
+
+    done, refused = [], []
+    for row in statuses(con, year):
+        if row["latest_submission_id"] is None:
+            continue
+        try:
+            done.append(act(con, row["participant_code"], row["collection_year"]))
+        except WorkflowRefused as exc:
+            refused.append(str(exc))
+    return done, refused
+
+
+def _report(done: list[str], refused: list[str]) -> None:
+    for line_ in done:
+        output.say(("done", "green"), f" {line_}")
+    for line_ in refused:
+        output.say(("skipped", "yellow"), f" {line_}")
+    output.say(f"{len(done)} recorded, {len(refused)} skipped.")
+
+
+@app.command()
+def signoff(
+    participant: Participant = None,
+    year: Year = None,
+    by: By = "",
+    note: Annotated[
+        str | None, typer.Option(help="e.g. where the lead's confirmation came from.")
+    ] = None,
+    every: AllPartitions = False,
+) -> None:
+    """Record that the participant's lead confirmed its data (the submission that counts)."""
+    from workflow.actions import signoff as act
+
+    if every:
+        _report(
+            *_workflow(
+                lambda con: _each_partition(con, year, lambda c, p, y: act(c, p, y, by, note))
+            )
+        )
+        return
+    participant, year = _partition(participant, year)
+    output.say(("done", "green"), " ", _workflow(lambda con: act(con, participant, year, by, note)))
+
+
+@app.command()
+def approve(
+    participant: Participant = None,
+    year: Year = None,
+    by: By = "",
+    override: Annotated[
+        str | None,
+        typer.Option(help="Approve despite open errors or queries, for this written reason."),
+    ] = None,
+    every: AllPartitions = False,
+) -> None:
+    """Approve (and lock) a signed-off participant-year: it goes into the next final release.
+
+    Needs sign-off, no open error findings and no open queries (unless --override REASON).
+    """
+    from workflow.actions import approve as act
+
+    if every:
+        _report(
+            *_workflow(
+                lambda con: _each_partition(con, year, lambda c, p, y: act(c, p, y, by, override))
+            )
+        )
+        return
+    participant, year = _partition(participant, year)
+    output.say(
+        ("done", "green"), " ", _workflow(lambda con: act(con, participant, year, by, override))
+    )
+
+
+@app.command()
+def reopen(
+    participant: Annotated[str, typer.Argument(help="Participant code, e.g. SE.")],
+    year: Annotated[int, typer.Argument(help="Collection year.")],
+    by: By = "",
+    reason: Annotated[str, typer.Option(help="Why it is reopened (required).")] = "",
+) -> None:
+    """Unlock an approved or published participant-year; files held meanwhile are released."""
+    from workflow.actions import reopen as act
+
+    output.say(
+        ("done", "green"), " ", _workflow(lambda con: act(con, participant, year, by, reason))
+    )
+
+
+@app.command()
+def ask(
+    participant: Annotated[str, typer.Argument(help="Participant code, e.g. SE.")],
+    year: Annotated[int, typer.Argument(help="Collection year.")],
+    by: By = "",
+    text: Annotated[str, typer.Option(help="The question to the submitter.")] = "",
+    item: Annotated[str | None, typer.Option(help="The data item it is about, if one.")] = None,
+) -> None:
+    """Raise a query with a submitter; prints its id (e.g. q-17)."""
+    from workflow.actions import ask as act
+
+    query_id = _workflow(lambda con: act(con, participant, year, by, text, item=item))
+    output.console.print(query_id)
+
+
+@app.command()
+def answer(
+    query_id: Annotated[str, typer.Argument(help="The query, e.g. q-17.")],
+    by: By = "",
+    text: Annotated[str, typer.Option(help="The submitter's answer.")] = "",
+) -> None:
+    """Record a submitter's answer to a query."""
+    from workflow.actions import answer as act
+
+    output.say(("done", "green"), " ", _workflow(lambda con: act(con, query_id, by, text)))
+
+
+@app.command()
+def close(
+    query_id: Annotated[str, typer.Argument(help="The query, e.g. q-17.")],
+    by: By = "",
+    note: Annotated[str | None, typer.Option(help="A closing note.")] = None,
+) -> None:
+    """Close a query: it no longer blocks approval."""
+    from workflow.actions import close as act
+
+    output.say(("done", "green"), " ", _workflow(lambda con: act(con, query_id, by, note)))
+
+
+STATUS_COLUMNS = (
+    "participant_code",
+    "collection_year",
+    "state",
+    "latest_submission_id",
+    "signed_off_by",
+    "signed_off_at",
+    "approved_by",
+    "approved_at",
+    "open_errors",
+    "open_queries",
+    "held_files",
+    "state_note",
+)
+
+
+@app.command()
+def status(
+    year: Annotated[int | None, typer.Option(help="Collection year (default: every year).")] = None,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """The collection's status: one row per participant-year (state, latest submission,
+    sign-off, approval, open errors and queries, held files)."""
+    from workflow.actions import statuses
+
+    rows = _workflow(lambda con: statuses(con, year), wait=5)
+    output.print_rows(Rows.of_dicts(rows, STATUS_COLUMNS), fmt, output.status_table)

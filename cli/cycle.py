@@ -79,6 +79,11 @@ def print_summary(home: Home, outcome: CycleOutcome, console: Console) -> None:
             (str(counts.get("accepted", 0)), "green"),
             "   rejected: ",
             (str(counts.get("rejected", 0)), "red"),
+            *(
+                ("   held (approved, locked): ", (str(counts["held"]), "yellow"))
+                if counts.get("held")
+                else ()
+            ),
         )
         for rejected in outcome.submissions.rejected:
             errors = rejected.errors
@@ -104,7 +109,16 @@ def print_summary(home: Home, outcome: CycleOutcome, console: Console) -> None:
         console.print(table)
 
     console.rule(Text("Release"))
-    if outcome.release_path:
+    if outcome.release_path and outcome.kind == "draft":
+        say(("Published a draft", "yellow"), f" {outcome.release_path}")
+        say("DRAFT — not for circulation: for participants to review; it never becomes current.")
+        say(f"Draft packs, one per participant: {home.outbox}/<year>/drafts/")
+        say("Next: record each lead's sign-off and approve, e.g.")
+        say(
+            "  uv run mhbench signoff SE 2024 --by NAME   then   uv run mhbench approve SE 2024 --by NAME"
+        )
+        say("  uv run mhbench status --year 2024")
+    elif outcome.release_path:
         db = outcome.release_path / "mhbench.duckdb"
         say(("Published", "green"), f" {outcome.release_path}")
         say(f"current -> {home.current_release}")

@@ -223,6 +223,37 @@ def query_table(rows: Rows) -> RenderableType:
     return table
 
 
+STATUS_HEADERS = {
+    "participant_code": "participant",
+    "collection_year": "year",
+    "state": "state",
+    "latest_submission_id": "submission",
+    "signed_off_by": "signed off by",
+    "approved_by": "approved by",
+    "open_errors": "errors",
+    "open_queries": "queries",
+    "held_files": "held",
+    "state_note": "note",
+}
+
+
+def status_table(rows: Rows) -> Table:
+    """The collection status: the columns a person scans, under short headers (CSV and JSON
+    carry every column)."""
+    table = Table(header_style="bold")
+    shown = [i for i, name in enumerate(rows.columns) if name in STATUS_HEADERS]
+    for i in shown:
+        name = rows.columns[i]
+        table.add_column(
+            STATUS_HEADERS[name],
+            no_wrap=name in ("participant_code", "latest_submission_id", "state"),
+            overflow="fold",
+        )
+    for row in rows.values:
+        table.add_row(*(Text(display(row[i])) for i in shown))
+    return table
+
+
 def releases_table(rows: Rows) -> Table:
     """Published releases; `current` is a star. Ids are never cut: they are copied into
     other commands."""

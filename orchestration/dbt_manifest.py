@@ -107,12 +107,7 @@ def generate_docs(target: Path) -> Path:
     return page
 
 
-def published_marts() -> tuple[str, ...]:
-    """The models of `models/marts/` that a release publishes, read from the dbt manifest.
-
-    A mart is published unless its yml says `config: {meta: {published: false}}` (a mart the
-    team works from in the warehouse but that never leaves it).
-    """
+def _marts(published: bool) -> tuple[str, ...]:
     manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
     marts = [
         node["name"]
@@ -120,5 +115,21 @@ def published_marts() -> tuple[str, ...]:
         if node["resource_type"] == "model"
         and node["fqn"][1:2] == ["marts"]
         and (node.get("config", {}).get("meta") or node.get("meta") or {}).get("published", True)
+        is published
     ]
     return tuple(sorted(marts))
+
+
+def published_marts() -> tuple[str, ...]:
+    """The models of `models/marts/` that a release publishes, read from the dbt manifest.
+
+    A mart is published unless its yml says `config: {meta: {published: false}}` (a mart the
+    team works from in the warehouse but that never leaves it).
+    """
+    return _marts(published=True)
+
+
+def team_marts() -> tuple[str, ...]:
+    """The marts built for the team in the warehouse and never published (meta published:
+    false): the collection status and the queries."""
+    return _marts(published=False)

@@ -10,10 +10,11 @@ from orchestration.defs.findings import findings_assets, findings_checks
 from orchestration.defs.ingestion import ingest_returns
 from orchestration.defs.jobs import all_jobs
 from orchestration.defs.publish import release
-from orchestration.defs.quality import gate_checks
+from orchestration.defs.quality import gate_checks, team_mart_checks
 from orchestration.defs.resources import HomeResource
 from orchestration.defs.schedules import all_schedules
 from orchestration.defs.sensors import all_sensors
+from orchestration.defs.workflow import participant_years_not_approved, workflow_events_asset
 
 defs = dg.Definitions(
     assets=[
@@ -24,8 +25,15 @@ defs = dg.Definitions(
         release,
         collection_templates,
         collection_status,
+        workflow_events_asset,
     ],
-    asset_checks=[*gate_checks, *findings_checks, benchmark_drift_check],
+    asset_checks=[
+        *gate_checks,
+        *team_mart_checks,
+        *findings_checks,
+        benchmark_drift_check,
+        participant_years_not_approved,
+    ],
     jobs=all_jobs,
     schedules=all_schedules,
     sensors=all_sensors,

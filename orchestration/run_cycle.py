@@ -83,6 +83,7 @@ class CycleOutcome:
     submissions: Submissions | None = None
     # why `submissions` is missing although the cycle ran (e.g. the warehouse is locked)
     submissions_note: str | None = None
+    kind: str = "final"  # or draft (DESIGN.md, "Release kinds")
 
 
 def read_submissions(home: Home) -> tuple[Submissions | None, str | None]:
@@ -263,14 +264,19 @@ def _warm_up_great_expectations() -> None:
     warm_up()
 
 
-def run_annual_cycle(home: Home, display: CycleDisplay | None = None) -> CycleOutcome:
+def run_annual_cycle(
+    home: Home, display: CycleDisplay | None = None, *, draft: bool = False
+) -> CycleOutcome:
     """Ingest, build, check and publish every partition in one Dagster run.
+
+    A final release by default (approved participant-years only); with `draft`, a draft
+    release of every accepted participant-year (the draft_release job).
 
     SIGINT and SIGTERM are noted from the start: before the run exists they stop the
     preparation at its next step; once it runs they cancel it (raising CycleStopped).
     """
     with _stop_signals() as received:
-        return _run_annual_cycle(home, display or _Silent(), received)
+        return _run_annual_cycle(home, display or _Silent(), received, draft)
 
 
 def _not_stopped(received: list[str], stage: str) -> None:
@@ -279,12 +285,14 @@ def _not_stopped(received: list[str], stage: str) -> None:
         raise CycleStopped(received[0], stage, None, "the current release is unchanged")
 
 
-def _run_annual_cycle(home: Home, display: CycleDisplay, received: list[str]) -> CycleOutcome:
+def _run_annual_cycle(
+    home: Home, display: CycleDisplay, received: list[str], draft: bool = False
+) -> CycleOutcome:
     from dagster import DagsterInstance
     from dagster._core.utils import make_new_run_id
 
     from orchestration.dbt_manifest import ensure_manifest
-    from orchestration.defs.jobs import ANNUAL_CYCLE
+    from orchestration.defs.jobs import ANNUAL_CYCLE, DRAFT_RELEASE
     from orchestration.defs.publish import RELEASE
 
     with display.status("Preparing the dbt manifest and loading the Dagster definitions"):
@@ -292,7 +300,7 @@ def _run_annual_cycle(home: Home, display: CycleDisplay, received: list[str]) ->
         from orchestration.definitions import defs
         from orchestration.defs.partitions import add_inbox_participants, every_partition_tags
 
-        job = defs.resolve_job_def(ANNUAL_CYCLE)
+        job = defs.resolve_job_def(DRAFT_RELEASE if draft else ANNUAL_CYCLE)
     instance = DagsterInstance.get()
     # A run killed earlier would hold the warehouse for good: fail it and free its slot first.
     from orchestration.dead_runs import process_tags, reclaim_dead_runs
@@ -336,7 +344,7 @@ def _run_annual_cycle(home: Home, display: CycleDisplay, received: list[str]) ->
                 instance=instance,
                 run_id=run_id,
                 raise_on_error=False,
-                tags={**partitions, **process_tags(run_id)},
+                tags={**job.tags, **partitions, **process_tags(run_id)},
             )
         except BaseException as exc:  # reported below, in the main thread
             outcome["error"] = exc
@@ -418,4 +426,5 @@ def _run_annual_cycle(home: Home, display: CycleDisplay, received: list[str]) ->
         log_path,
         submissions,
         submissions_note,
+        kind="draft" if draft else "final",
     )

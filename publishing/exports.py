@@ -62,9 +62,11 @@ def copy_marts(home: Home, staging: Path, marts: list[str]) -> tuple[dict, list[
                 )
             )
             for r in con.execute(
-                "select submission_id, participant_code, collection_year, file_sha256 "
-                "from build.intermediate.int_latest_submissions "
-                "order by participant_code, collection_year"
+                # the submissions the release holds: those of its participant-years
+                "select l.submission_id, l.participant_code, l.collection_year, l.file_sha256 "
+                "from build.intermediate.int_latest_submissions l "
+                "join build.intermediate.int_release_scope s using (submission_id) "
+                "order by l.participant_code, l.collection_year"
             ).fetchall()
         ]
         con.execute("detach build")

@@ -129,7 +129,8 @@ def clean_leftovers(home: Home) -> list[Path]:
     removed = []
     if not home.releases.exists():
         return removed
-    for path in sorted(home.releases.iterdir()):
+    drafts = sorted(home.drafts.iterdir()) if home.drafts.is_dir() else []
+    for path in sorted(home.releases.iterdir()) + drafts:
         if path.name.startswith(CURRENT_TMP_PREFIX) and path.is_symlink():
             path.unlink()
             removed.append(path)
@@ -167,8 +168,15 @@ def build_release(
     pages: PageWriter | None = None,
     dbt_docs: Path | None = None,
     gx_docs: Path | None = None,
+    kind: str = "final",
+    scope: dict | None = None,
 ) -> Release:
     """Copy the marts of the build warehouse into a new release and make it current.
+
+    `kind` is `final` (the default: the release becomes `releases/current`) or `draft` (under
+    `releases/drafts/<id>/`, for participants to review; never current). `scope` (the
+    participant-years `included` and `left_out`, with their states) is recorded in the
+    manifest.
 
     `checks` are the gate results recorded in the manifest and the quality report;
     `drift` (optional) is the benchmark drift against the previous release
@@ -180,15 +188,19 @@ def build_release(
     run that decided this release, shipped as docs/gx/ (index.html); a check's
     `data_docs` page must be in it, and the manifest records it as its path in the release.
     """
+    if kind not in ("final", "draft"):
+        raise ValueError(f"release kind must be final or draft, not {kind!r}")
     release_id = release_id or new_release_id()
     checks = released_checks(checks, gx_docs)
+    parent = home.releases if kind == "final" else home.drafts
     with publish_lock(home):
         clean_leftovers(home)
-        final = home.releases / release_id
+        parent.mkdir(parents=True, exist_ok=True)
+        final = parent / release_id
         if final.exists():
             raise FileExistsError(f"release {release_id} already exists; releases are immutable")
         previous = current_release(home)
-        staging = home.releases / f"{INCOMING_PREFIX}{release_id}"
+        staging = parent / f"{INCOMING_PREFIX}{release_id}"
         (staging / "parquet").mkdir(parents=True)
         (staging / "csv").mkdir()
         _pause_point("after-mkdir")
@@ -207,6 +219,7 @@ def build_release(
 
         manifest = {
             "release_id": release_id,
+            "kind": kind,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "code_version": code_version(),
             "dictionary_version": dictionary_version(),
@@ -217,6 +230,8 @@ def build_release(
             "drift": drift,
             "docs": docs,
         }
+        if scope is not None:
+            manifest["participant_years"] = scope
         # The pages are part of the release (hashed in the manifest's files).
         if pages is not None:
             pages(staging, manifest)
@@ -231,10 +246,11 @@ def build_release(
         _fsync_tree(staging)
         _pause_point("after-fsync")
         os.rename(staging, final)
-        _fsync_path(home.releases)
+        _fsync_path(parent)
         _pause_point("after-rename")
-        switch_current(home, release_id)
-        _pause_point("after-switch")
+        if kind == "final":
+            switch_current(home, release_id)
+            _pause_point("after-switch")
     return Release(release_id, final, manifest)
 
 
@@ -245,12 +261,14 @@ def _read_manifest(path: Path) -> dict | None:
         return None
 
 
-def list_releases(home: Home) -> list[Release]:
-    """Complete releases, oldest first (half-built `.incoming-*` folders are never listed)."""
+def list_releases(home: Home, *, drafts: bool = False) -> list[Release]:
+    """Complete final releases, oldest first (half-built `.incoming-*` folders are never
+    listed); with `drafts`, the draft releases instead (releases/drafts/)."""
     releases = []
-    if not home.releases.exists():
+    folder = home.drafts if drafts else home.releases
+    if not folder.exists():
         return releases
-    for path in sorted(home.releases.iterdir()):
+    for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.is_symlink() or not path.is_dir():
             continue
         manifest = _read_manifest(path)
@@ -285,7 +303,7 @@ def resolve_release(home: Home, ref: str) -> Release:
         ref = previous or ""
         if not ref:
             raise LookupError(f"release {current.release_id} has no previous release")
-    for release in releases:
+    for release in releases + list_releases(home, drafts=True):
         if release.release_id == ref:
             return release
     known = ", ".join(r.release_id for r in releases) or "none"

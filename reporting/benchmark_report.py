@@ -28,7 +28,7 @@ from typing import Any
 
 from ingestion.dictionary import load_flags
 from reporting.quality_report import QUALITY_FILE
-from reporting.templating import fmt_cell, render
+from reporting.templating import fmt_cell, render, watermark_for
 
 REPORT_FILE = "report.html"
 RELEASE_DB = "mhbench.duckdb"
@@ -380,6 +380,7 @@ def _render(data: ReportData, started: float) -> str:
     names = _names(data)
     return render(
         "benchmark_report.html",
+        watermark=watermark_for(data.manifest),
         report={
             "year": data.year,
             "first_year": data.years[0],

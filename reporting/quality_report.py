@@ -14,7 +14,7 @@ import json
 
 from expectations.check_status import CheckStatus
 from expectations.runner import suite_path
-from reporting.templating import render
+from reporting.templating import render, watermark_for
 
 QUALITY_FILE = "quality.html"
 
@@ -105,6 +105,7 @@ def render_quality_report(manifest: dict) -> str:
     checks = manifest.get("checks", [])
     return render(
         "quality_report.html",
+        watermark=watermark_for(manifest),
         release={
             k: manifest.get(k)
             for k in (

@@ -32,7 +32,14 @@ def write_html(json_path: Path) -> Path:
     return html_path
 
 
-def _next_steps(status: str, errors: int, warnings: int) -> list[str]:
+def _next_steps(status: str, errors: int, warnings: int, held: str | None) -> list[str]:
+    if status == "held":
+        return [
+            f"This file passed validation but is held: {held}",
+            "It is kept, and nothing in it is lost. It will be used only if the collection "
+            "team reopens this participant-year; until then the approved return stands.",
+            "If this file corrects the approved return, ask the collection team to reopen it.",
+        ]
     if status == "rejected":
         return [
             "This file was rejected as a whole: none of its values were loaded.",
@@ -61,7 +68,9 @@ def render_html(report: dict) -> str:
     status = str(report["status"])
     counts = report["counts"]
     errors, warnings = int(counts["errors"]), int(counts["warnings"])
-    if status == "rejected":
+    if status == "held":
+        banner_class, banner = "warned", "Held: this participant-year is already approved"
+    elif status == "rejected":
         banner_class, banner = "rejected", f"Rejected: {errors} error(s) must be corrected"
     elif warnings:
         banner_class, banner = "warned", f"Accepted with {warnings} warning(s)"
@@ -86,7 +95,7 @@ def render_html(report: dict) -> str:
         banner_class=banner_class,
         banner=banner,
         facts=facts,
-        steps=_next_steps(status, errors, warnings),
+        steps=_next_steps(status, errors, warnings, report.get("held_because")),
         errors=errors,
         warnings=warnings,
         issues=[
@@ -94,6 +103,7 @@ def render_html(report: dict) -> str:
             for issue in report["issues"]
         ],
         content=None if content is None else _content_findings(content["findings"]),
+        queries=report.get("open_queries"),
         report_version=REPORT_VERSION,
     )
 
@@ -149,15 +159,23 @@ def _content_findings(findings: list[dict]) -> dict:
     }
 
 
+QUERY_FIELDS = ("query_id", "item_code", "raised_by", "raised_at", "text", "state", "answers")
+
+
 def append_findings(
-    home: Home, submission_id: str, findings: list[dict], evaluated_at: datetime | None = None
+    home: Home,
+    submission_id: str,
+    findings: list[dict],
+    evaluated_at: datetime | None = None,
+    queries: list[dict] | None = None,
 ) -> Path | None:
     """Add the content validation findings of a submission to its report (JSON and HTML).
 
     The JSON gains `content_findings` (counts and one entry per finding, FINDING_FIELDS);
     the HTML is rendered again from the JSON with a 'Content validation' section before the
-    footer. Calling it again replaces the previous findings. Returns the HTML path, or None
-    when the submission has no report.
+    footer. Calling it again replaces the previous findings. `queries` are the open queries
+    of the participant-year (`mart_queries`), listed beside the findings. Returns the HTML
+    path, or None when the submission has no report.
     """
     json_path = report_json_path(home, submission_id)
     if not json_path.exists():
@@ -176,5 +194,14 @@ def append_findings(
         },
         "findings": kept,
     }
+    if queries is not None:
+        report["open_queries"] = [
+            {k: jsonable(q.get(k)) if k != "answers" else _answers(q.get(k)) for k in QUERY_FIELDS}
+            for q in queries
+        ]
     write_report_json(json_path, report)
     return write_html(json_path)
+
+
+def _answers(answers: list[dict] | None) -> list[dict]:
+    return [{k: jsonable(v) for k, v in answer.items()} for answer in answers or []]

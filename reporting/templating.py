@@ -35,6 +35,14 @@ TEMPLATES = PACKAGE / "templates"
 STATIC = PACKAGE / "static"
 STYLESHEET = STATIC / "mhbench.css"
 
+# On every human-readable output of a draft release (DESIGN.md, "Release kinds").
+DRAFT_WATERMARK = "DRAFT — not for circulation"
+
+
+def watermark_for(manifest: dict | None) -> str | None:
+    """The watermark of a release's pages: DRAFT_WATERMARK for a draft, none for a final."""
+    return DRAFT_WATERMARK if (manifest or {}).get("kind") == "draft" else None
+
 
 def fmt_number(value: float | None) -> str:
     """A value as a person reads it: magnitude decides the decimals, thousands separated."""

@@ -57,6 +57,15 @@ class Home:
     def current_release(self) -> Path:
         return self.releases / "current"
 
+    @property
+    def drafts(self) -> Path:
+        """Draft releases, for participants to review: never `current`."""
+        return self.releases / "drafts"
+
+    def draft_packs(self, year: int) -> Path:
+        """Where each participant's draft pack for a collection year goes."""
+        return self.outbox / str(year) / "drafts"
+
     def ensure(self) -> Home:
         for path in (self.inbox, self.archive, self.reports, self.warehouse.parent, self.releases):
             path.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,9 @@
 """The collection cycle: templates go out, and a daily status says who is missing.
 
 `collection/templates` writes a return template per participant into outbox/<year>/.
-`quality/collection_status` lists, for a collection year, who has not sent an accepted
-return, who only sent rejected files and who has open errors, into
+`quality/collection_status` lists, for a collection year, each participant's workflow state
+(mart_collection_status: who has not sent a return, who has open errors, who has not signed
+off, who is approved) and the open queries with their age in days (mart_queries), into
 reports/collection-status-<year>.md and as asset metadata.
 """
 
@@ -66,57 +67,71 @@ def collection_templates(
     )
 
 
-def collection_status_rows(warehouse, year: int) -> list[dict]:
-    """One row per participant: what has been received for `year` and what is open."""
+def _age_days(moment, today: date) -> int | None:
+    return None if moment is None else (today - moment.date()).days
+
+
+def collection_status_rows(warehouse, year: int, today: date | None = None) -> dict:
+    """The collection's status for `year`: one row per participant (mart_collection_status)
+    and the open queries with their age in days (mart_queries).
+
+    Before the first build there is no status mart: every participant is listed as
+    not received.
+    """
     import duckdb
 
     from ingestion.dictionary import load_dictionary
+    from workflow.actions import WorkflowRefused, queries, statuses
 
+    today = today or date.today()
     participants = load_dictionary().participants
-    received: dict[str, dict] = {}
-    open_errors: dict[str, int] = {}
+    by_code: dict[str, dict] = {}
+    open_queries: list[dict] = []
     if warehouse.exists():
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            for code, accepted, rejected, last in con.execute(
-                "select participant_code, count(*) filter (status = 'accepted'), "
-                "count(*) filter (status = 'rejected'), max(received_at) "
-                "from raw.submissions where collection_year = ? group by 1",
-                [year],
-            ).fetchall():
-                received[code] = {"accepted": accepted, "rejected": rejected, "last": last}
-            has_findings = con.execute(
-                "select count(*) from information_schema.tables "
-                "where table_schema = 'marts' and table_name = 'mart_validation_findings'"
-            ).fetchone()[0]
-            if has_findings:
-                open_errors = dict(
-                    con.execute(
-                        "select participant_code, count(*) from marts.mart_validation_findings "
-                        "where collection_year = ? and severity = 'error' group by 1",
-                        [year],
-                    ).fetchall()
-                )
+            try:
+                by_code = {r["participant_code"]: r for r in statuses(con, year)}
+                open_queries = queries(con, open_only=True, year=year)
+            except (WorkflowRefused, duckdb.CatalogException):
+                pass  # not built with the workflow yet
     rows = []
     for code, participant in sorted(participants.items()):
-        got = received.get(code, {"accepted": 0, "rejected": 0, "last": None})
-        if got["accepted"]:
-            state = "open errors" if open_errors.get(code) else "received"
-        elif got["rejected"]:
-            state = "rejected only"
-        else:
-            state = "not submitted"
+        status = by_code.get(code, {})
         rows.append(
             {
                 "participant": code,
                 "name": participant.participant_name,
-                "state": state,
-                "accepted files": got["accepted"],
-                "rejected files": got["rejected"],
-                "open errors": open_errors.get(code, 0),
-                "last received": got["last"],
+                "state": status.get("state", "not_received"),
+                "submission": status.get("latest_submission_id"),
+                "signed off": _who_when(status, "signed_off"),
+                "approved": _who_when(status, "approved"),
+                "open errors": status.get("open_errors") or 0,
+                "open queries": status.get("open_queries") or 0,
+                "held files": status.get("held_files") or 0,
+                "note": status.get("state_note"),
             }
         )
-    return rows
+    query_rows = [
+        {
+            "query": q["query_id"],
+            "participant": q["participant_code"],
+            "item": q["item_code"],
+            "state": q["state"],
+            "age (days)": _age_days(q["raised_at"], today),
+            "raised by": q["raised_by"],
+            "question": q["text"],
+        }
+        for q in open_queries
+    ]
+    return {"participants": rows, "open_queries": query_rows}
+
+
+def _who_when(status: dict, prefix: str) -> str | None:
+    holds = status.get(f"{'signed_off' if prefix == 'signed_off' else 'approved'}_submission_id")
+    if not holds or holds != status.get("latest_submission_id"):
+        return None
+    at = status.get(f"{prefix}_at")
+    return f"{status.get(f'{prefix}_by')} {at:%Y-%m-%d}" if at else status.get(f"{prefix}_by")
 
 
 @dg.asset(
@@ -126,7 +141,10 @@ def collection_status_rows(warehouse, year: int) -> list[dict]:
     kinds={"python", "duckdb"},
     owners=["team:collection"],
     pool=DUCKDB_WRITER_POOL,
-    description="Who has not submitted, who has only rejected files, who has open errors.",
+    description=(
+        "Each participant's workflow state for the year (not received, queried, not signed "
+        "off, approved...) and the open queries with their age in days."
+    ),
 )
 def collection_status(
     context: dg.AssetExecutionContext, config: CollectionYearConfig, home: HomeResource
@@ -135,22 +153,38 @@ def collection_status(
 
     paths = home.home
     year = _year(config)
-    rows = collection_status_rows(paths.warehouse, year)
+    status = collection_status_rows(paths.warehouse, year)
+    rows, open_queries = status["participants"], status["open_queries"]
     collection = load_calendar().get(year)
     deadline = f"deadline {collection.deadline}" if collection else "no deadline in the calendar"
-    missing = [r for r in rows if r["state"] != "received"]
+    done = ("approved", "published")
+    missing = [r for r in rows if r["state"] not in done]
+    not_signed = [
+        r["participant"]
+        for r in rows
+        if r["state"] in ("accepted", "queried") and not r["signed off"]
+    ]
     table = markdown_table(rows, limit=len(rows))
+    queries_table = (
+        markdown_table(open_queries, limit=len(open_queries)) if open_queries else "None."
+    )
     report = paths.reports / f"collection-status-{year}.md"
     report.write_text(
         f"# Collection {year}: status on {date.today()}\n\n"
-        f"{len(rows) - len(missing)} of {len(rows)} participants received without open errors; "
-        f"{deadline}.\n\n{table}\n"
+        f"{len(rows) - len(missing)} of {len(rows)} participants approved; {deadline}.\n\n"
+        f"Not signed off yet: {', '.join(not_signed) or 'none'}.\n\n{table}\n\n"
+        f"## Open queries ({len(open_queries)})\n\n{queries_table}\n"
     )
-    context.log.info(f"collection {year}: {len(missing)} participants need follow-up")
+    context.log.info(
+        f"collection {year}: {len(missing)} participants not approved, "
+        f"{len(not_signed)} not signed off, {len(open_queries)} open queries"
+    )
     return dg.MaterializeResult(
         metadata={
             "year": year,
             "needs_follow_up": len(missing),
+            "not_signed_off": len(not_signed),
+            "open_queries": len(open_queries),
             "report": dg.MetadataValue.path(str(report)),
             "status": dg.MetadataValue.md(table),
         }

@@ -6,6 +6,7 @@ graph reads like the dbt project. dbt sources `raw.*` resolve to the keys of the
 ingestion assets, which is how dbt depends on ingestion.
 """
 
+import json
 import subprocess
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +22,10 @@ from orchestration.dagster_dbt_light import (
 )
 from orchestration.dbt_manifest import DBT_PROJECT_DIR, dbt_executable, ensure_manifest
 from orchestration.dead_runs import child_process_tags, process_tags
-from orchestration.defs.resources import DUCKDB_WRITER_POOL
+from orchestration.defs.resources import DUCKDB_WRITER_POOL, release_kind
+from runtime.home import Home
+
+COLLECTION_STATUS_MART = dg.AssetKey(["marts", "mart_collection_status"])
 
 # The manifest is re-parsed here when a file of the dbt project changed, in every process and
 # under `dagster dev` too (a reload picks up dbt edits). So no `dbt_project.prepare_if_dev()`:
@@ -69,7 +73,12 @@ translator = LayerTranslator()
 )
 def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Seeds, staging, intermediate and marts, built and tested with `dbt build`."""
-    invocation = dbt.cli(["build", "--exclude", "test_type:unit"], context=context)
+    # final or draft (a run tag): which participant-years the benchmarks count (int_release_scope)
+    kind = release_kind(context.run.tags)
+    invocation = dbt.cli(
+        ["build", "--exclude", "test_type:unit", "--vars", json.dumps({"release_kind": kind})],
+        context=context,
+    )
     # If this run's process dies, dbt would live on and keep the warehouse locked: the tag
     # lets the dead-run reclaim stop it (orchestration/dead_runs.py).
     # The run's own process too: a run of the dbt assets alone has no `home` resource to tag it.
@@ -79,6 +88,14 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     )
     try:
         yield from invocation.stream()
+        if COLLECTION_STATUS_MART in context.selected_asset_keys:
+            # the team's view of the collection, on the asset's page in the UI
+            from orchestration.defs.workflow import collection_status_preview
+
+            yield dg.AssetObservation(
+                asset_key=COLLECTION_STATUS_MART,
+                metadata={"status": collection_status_preview(Home.from_env().warehouse)},
+            )
     finally:
         # If the step fails while dbt still runs (e.g. an event dagster-dbt cannot map), stop
         # dbt: an orphaned dbt would keep the warehouse locked for every later reader.

@@ -5,9 +5,10 @@ The findings and data quality marts are dbt models (assets `marts/mart_validatio
 
 - `findings_summary`, a non-blocking check on the findings mart: counts by severity and a
   markdown preview of the first findings; WARN when errors keep values out of the release;
-- `quality/submission_feedback`, an asset that appends each current submission's findings to
-  its validation report (reports/<submission_id>.json and .html), so the submitter reads
-  structural issues and content findings on one page.
+- `quality/submission_feedback`, an asset that appends each current submission's findings
+  and the open queries of its participant-year to its validation report
+  (reports/<submission_id>.json and .html), so the submitter reads structural issues,
+  content findings and the team's questions on one page.
 
 Both read the warehouse read-only, in the DuckDB pool (a reader cannot open the file while
 another process writes it).
@@ -105,7 +106,7 @@ def findings_summary(home: HomeResource) -> dg.AssetCheckResult:
 
 @dg.asset(
     key=SUBMISSION_FEEDBACK,
-    deps=[FINDINGS_MART],
+    deps=[FINDINGS_MART, dg.AssetKey(["marts", "mart_queries"])],
     group_name="quality",
     kinds={"python", "html"},
     owners=["team:data-engineering"],
@@ -123,9 +124,16 @@ def submission_feedback(
     from reporting.findings import findings_by_submission, severity_counts
     from reporting.submitter_report import append_findings
 
+    from workflow.actions import queries
+
     paths = home.home
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
         grouped = findings_by_submission(con)
+        # the open queries of each participant-year, listed beside the findings
+        open_queries: dict[tuple[str, int], list[dict]] = {}
+        for query in queries(con, open_only=True):
+            key = (query["participant_code"], query["collection_year"])
+            open_queries.setdefault(key, []).append(query)
         current = con.execute(
             "select submission_id, participant_code, collection_year "
             "from intermediate.int_latest_submissions order by collection_year, participant_code"
@@ -134,7 +142,13 @@ def submission_feedback(
     rows, missing = [], []
     for submission_id, participant, year in current:
         findings = grouped.get(submission_id, [])
-        report = append_findings(paths, submission_id, findings, evaluated_at)
+        report = append_findings(
+            paths,
+            submission_id,
+            findings,
+            evaluated_at,
+            queries=open_queries.get((participant, year), []),
+        )
         if report is None:
             missing.append(submission_id)
             continue

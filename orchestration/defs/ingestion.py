@@ -4,7 +4,8 @@ The raw tables are partitioned by collection year × participant (partitions.py)
 ingests the inbox files of its partitions (one partition when the inbox sensor starts it,
 all of them in the annual cycle). New files are parsed, structurally validated, archived
 by sha256 and registered as accepted or rejected (ingestion/registry.py); files already
-registered are skipped by hash, so re-running is idempotent. A bad file is a rejected
+registered are skipped by hash, so re-running is idempotent. A file that passes validation for
+an approved participant-year is registered as held (the collection workflow's lock). A bad file is a rejected
 submission and a failed (warning) check with the path of its report, never a crashed run.
 """
 
@@ -69,8 +70,11 @@ def ingest_returns(context: dg.AssetExecutionContext, home: HomeResource):
     import duckdb
 
     from ingestion.partitions import ReturnPartition
+    from ingestion.registry import ensure_schema
     from ingestion.registry import ingest_inbox as ingest
     from reporting.submitter_report import write_html
+    from workflow.actions import lock_check
+    from workflow.events import ensure_workflow_schema
 
     paths = home.home
     partitions = {ReturnPartition.from_key(key) for key in context.partition_keys}
@@ -89,8 +93,21 @@ def ingest_returns(context: dg.AssetExecutionContext, home: HomeResource):
         )
 
     with duckdb.connect(str(paths.warehouse)) as con:
+        ensure_schema(con)
+        migrated = ensure_workflow_schema(con)
+        if migrated:
+            context.log.info(
+                f"workflow events created: {migrated} sign-off/approval event(s) recorded by "
+                "`migration` for the participant-years already published"
+            )
+        # A file for an approved (locked) participant-year is registered as held.
         submissions = ingest(
-            con, paths, on_file=log_file, partitions=partitions, render_report=write_html
+            con,
+            paths,
+            on_file=log_file,
+            partitions=partitions,
+            render_report=write_html,
+            locked=lock_check(con),
         )
         ids = [s.submission_id for s in submissions]
         totals = con.execute(
@@ -108,6 +125,12 @@ def ingest_returns(context: dg.AssetExecutionContext, home: HomeResource):
 
     new = [s for s in submissions if s.is_new]
     rejected = [s for s in new if s.status == "rejected"]
+    held = [s for s in new if s.status == "held"]
+    for s in held:
+        context.log.warning(
+            f"{s.original_filename}: held, {s.participant_code} {s.collection_year} is approved "
+            "(locked); it is used only after `mhbench reopen`"
+        )
     rows = [
         {
             "file": s.original_filename,
@@ -126,6 +149,7 @@ def ingest_returns(context: dg.AssetExecutionContext, home: HomeResource):
             "files": len(submissions),
             "new_files": len(new),
             "new_rejected": len(rejected),
+            "new_held": len(held),
             **{f"files_{status}": count for status, count in totals},
             "new_submissions": dg.MetadataValue.md(markdown_table(rows, limit=50)),
         },

@@ -7,11 +7,18 @@ warehouse as it is now (it may have been rebuilt or edited since), so a failed o
 skipped suite can never be bypassed by materializing the release alone. The previous
 release then stays current.
 
+A final release (the default) holds the approved participant-years only and becomes
+releases/current; it refuses to publish when none is approved. A draft (run tag
+mhbench/release_kind=draft: `mhbench run --draft`, the draft_release job) holds every
+accepted one, lands in releases/drafts/<id>/ watermarked, never becomes current, and writes
+one draft pack per participant into outbox/<year>/drafts/.
+
 The release ships the Great Expectations Data Docs of that same run (docs/gx/): the
 site of this run's gate validations, in which every gate check must have its page.
 """
 
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -25,7 +32,12 @@ from orchestration.defs.quality import (
     gate_data_docs,
     gate_data_docs_pages,
 )
-from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
+from orchestration.defs.resources import (
+    DUCKDB_WRITER_POOL,
+    FINAL,
+    HomeResource,
+    release_kind,
+)
 from reporting.markdown import markdown_table
 
 RELEASE = dg.AssetKey(["publish", "release"])
@@ -50,6 +62,63 @@ _HISTORY_LIMIT = 200
 
 class GateNotPassed(Exception):
     """A blocking quality check did not pass: nothing is published."""
+
+
+class NothingApproved(Exception):
+    """A final release was asked for, and no participant-year is approved: nothing published."""
+
+
+def release_scope(warehouse: Path, kind: str) -> dict:
+    """The participant-years the release holds and those it leaves out, with their states.
+
+    `included` is dbt's int_release_scope, frozen when the marts were built (so an approval
+    recorded since changes nothing in this release); `left_out` is every other participant-
+    year that received a file, with its state now.
+    """
+    import duckdb
+
+    from workflow.actions import statuses
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = statuses(con)
+        built = con.execute(
+            "select participant_code, collection_year, state, submission_id "
+            "from intermediate.int_release_scope order by collection_year, participant_code"
+        ).fetchall()
+    included = [
+        {"participant_code": p, "collection_year": y, "state": state, "submission_id": sid}
+        for p, y, state, sid in built
+    ]
+    inside = {(e["participant_code"], e["collection_year"]) for e in included}
+    left_out = [
+        {
+            "participant_code": r["participant_code"],
+            "collection_year": r["collection_year"],
+            "state": r["state"],
+            "submission_id": r["latest_submission_id"],
+            "note": r["state_note"],
+        }
+        for r in rows
+        if (r["participant_code"], r["collection_year"]) not in inside
+        and (r["latest_submission_id"] or r["rejected_files"])
+    ]
+    return {"kind": kind, "included": included, "left_out": left_out}
+
+
+def _write_draft_packs(home, release_folder: Path, release_id: str, scope: dict) -> list[Path]:
+    """One draft pack per participant of the latest year: its own report, highlighted."""
+    from reporting.benchmark_report import write_benchmark_report
+
+    if not scope["included"]:
+        return []
+    year = max(e["collection_year"] for e in scope["included"])
+    folder = home.draft_packs(year)
+    folder.mkdir(parents=True, exist_ok=True)
+    packs = []
+    for code in sorted({e["participant_code"] for e in scope["included"]}):
+        target = folder / f"{code}_{year}_draft_{release_id}.html"
+        packs.append(write_benchmark_report(release_folder, code, target, year=year))
+    return packs
 
 
 def _check_result(key: dg.AssetCheckKey, record, run_id: str | None, blocking: bool) -> dict:
@@ -115,6 +184,7 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
     from publishing.store import DBT_DOCS_INDEX, GX_DOCS_INDEX, build_release, current_release
     from reporting.release_pages import QUALITY_FILE, REPORT_FILE, release_page_writer
 
+    kind = release_kind(context.run.tags)
     checks = gate_results(context.instance, run_id=context.run.run_id)
     not_passed = [c for c in checks if c["blocking"] and c["status"] != CheckStatus.SUCCEEDED]
     if not_passed:
@@ -124,6 +194,15 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
             + ". Materialize the release together with its checks (the annual_cycle job)."
         )
     paths = home.home
+    scope = release_scope(paths.warehouse, kind)
+    if kind == FINAL and not scope["included"]:
+        states = Counter(e["state"] for e in scope["left_out"])
+        raise NothingApproved(
+            "not publishing a final release: no participant-year is approved yet ("
+            + ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in sorted(states.items()))
+            + "). Publish a draft for review with `mhbench run --draft`, record sign-off and "
+            "approval with `mhbench signoff` and `mhbench approve`, then run again."
+        )
     # The Data Docs of this run's gate only: every gate check's page must be in its site.
     gx_site = gate_data_docs(paths, context.run.run_id)
     gate_data_docs_pages(checks, gx_site.site_dir.resolve())
@@ -143,14 +222,25 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
             pages=release_page_writer(),
             dbt_docs=docs,
             gx_docs=gx_site.site_dir,
+            kind=kind,
+            scope=scope,
         )
-    with duckdb.connect(str(paths.warehouse)) as con:
-        mark_published(
-            con,
-            [s["submission_id"] for s in published.manifest["submissions"]],
-            published.release_id,
-        )
-    context.log.info(f"published release {published.release_id} at {published.path}")
+    packs = []
+    if kind == FINAL:
+        with duckdb.connect(str(paths.warehouse)) as con:
+            mark_published(
+                con,
+                [s["submission_id"] for s in published.manifest["submissions"]],
+                published.release_id,
+            )
+    else:
+        packs = _write_draft_packs(paths, published.path, published.release_id, scope)
+        context.log.info(f"wrote {len(packs)} draft pack(s) into {paths.outbox}")
+    context.log.info(
+        f"published {kind} release {published.release_id} at {published.path} "
+        f"({len(scope['included'])} participant-years included, "
+        f"{len(scope['left_out'])} left out)"
+    )
     if drift["drifting"]:
         context.log.warning(
             f"{len(drift['drifting'])} benchmark medians moved more than "
@@ -159,6 +249,10 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
     return dg.MaterializeResult(
         metadata={
             "release_id": published.release_id,
+            "kind": kind,
+            "participant_years_included": len(scope["included"]),
+            "participant_years_left_out": len(scope["left_out"]),
+            "draft_packs": len(packs),
             "previous_release": drift["previous_release"] or "none",
             "path": dg.MetadataValue.path(str(published.path)),
             "database": dg.MetadataValue.path(str(published.database)),

@@ -15,7 +15,7 @@ import yaml
 
 from expectations.check_status import CheckStatus
 from expectations.runner import DataDocsSite, load_suite_spec
-from orchestration.dbt_manifest import DBT_PROJECT_DIR, published_marts
+from orchestration.dbt_manifest import DBT_PROJECT_DIR, published_marts, team_marts
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
 from reporting.markdown import markdown_table
 from runtime.home import Home
@@ -23,6 +23,8 @@ from runtime.pause import pause_point
 
 # The marts a release publishes: the models of dbt's marts/ folder, read from its manifest.
 PUBLISHED_MARTS = published_marts()
+# The marts the team works from in the warehouse, never published: checked, never blocking.
+TEAM_MARTS = team_marts()
 # Check metadata key holding every failed expectation as JSON (read back by the release).
 FAILURES_METADATA = "failures"
 
@@ -47,7 +49,10 @@ def suite_query(mart: str, spec: dict) -> str:
 
 
 def run_gate_suite(
-    warehouse: Path, mart: str, data_docs: DataDocsSite | None = None
+    warehouse: Path,
+    mart: str,
+    data_docs: DataDocsSite | None = None,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
 ) -> dg.AssetCheckResult:
     """Read the mart read-only, validate it with its suite, and describe the outcome.
 
@@ -73,7 +78,7 @@ def run_gate_suite(
     ]
     return dg.AssetCheckResult(
         passed=outcome.passed,
-        severity=dg.AssetCheckSeverity.ERROR,
+        severity=severity,
         metadata={
             "suite": f"expectations/suites/{mart}.json",
             "rows_validated": len(df),
@@ -142,3 +147,23 @@ def _gate_check(mart: str) -> dg.AssetChecksDefinition:
 
 
 gate_checks = [_gate_check(mart) for mart in PUBLISHED_MARTS]
+
+
+def _team_mart_check(mart: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(["marts", mart]),
+        name=f"gx_{mart}",
+        blocking=False,
+        pool=DUCKDB_WRITER_POOL,
+        description=(
+            f"Great Expectations suite expectations/suites/{mart}.json (a mart for the team, "
+            "never published: it warns, it does not block the release)."
+        ),
+    )
+    def _check(home: HomeResource) -> dg.AssetCheckResult:
+        return run_gate_suite(home.home.warehouse, mart, severity=dg.AssetCheckSeverity.WARN)
+
+    return _check
+
+
+team_mart_checks = [_team_mart_check(mart) for mart in TEAM_MARTS]

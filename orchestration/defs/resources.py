@@ -11,6 +11,19 @@ from runtime.home import Home
 # the completeness report share this pool. dagster.yaml sets its limit to 1.
 DUCKDB_WRITER_POOL = "duckdb_writer"
 
+# The kind of release a run builds (DESIGN.md, "Release kinds"): `final` (approved
+# participant-years only, becomes releases/current) or `draft` (every accepted one, for review,
+# under releases/drafts/). A run tag, read by the dbt build (var release_kind) and by publish.
+RELEASE_KIND_TAG = "mhbench/release_kind"
+FINAL, DRAFT = "final", "draft"
+
+
+def release_kind(tags: dict[str, str]) -> str:
+    kind = tags.get(RELEASE_KIND_TAG, FINAL)
+    if kind not in (FINAL, DRAFT):
+        raise dg.Failure(f"run tag {RELEASE_KIND_TAG} must be {FINAL} or {DRAFT}, not {kind!r}")
+    return kind
+
 
 class HomeResource(dg.ConfigurableResource):
     """Where the platform keeps its runtime files (inbox, archive, warehouse, releases)."""
