@@ -314,10 +314,6 @@ def diff(
     output.print_rows(Rows.of(COLUMNS, map(astuple, changes)), fmt, output.changes_table)
 
 
-if __name__ == "__main__":
-    app(prog_name="mhbench")  # `python -m cli.app` is the same command
-
-
 # --------------------------------------------------------------------------- collection workflow
 
 By = Annotated[str, typer.Option("--by", help="Who: your name (or the lead's, for a sign-off).")]
@@ -536,3 +532,7 @@ def status(
 
     rows = _workflow(lambda con: statuses(con, year), wait=5)
     output.print_rows(Rows.of_dicts(rows, STATUS_COLUMNS), fmt, output.status_table)
+
+
+if __name__ == "__main__":
+    app(prog_name="mhbench")  # `python -m cli.app` is the same command

@@ -58,7 +58,8 @@ def run_mhbench(home: Path, *args: str, check: bool = True) -> subprocess.Comple
 class Cycle:
     home: Path
     sample: object  # demo.sample_returns.SampleSummary
-    run_output: str
+    run_output: str  # the final run's
+    draft_output: str = ""  # the draft run's, before sign-off and approval
 
 
 # How long a worker waits for another worker's cycle (the run itself times out at 900 s).
@@ -70,8 +71,13 @@ def _run_cycle(home: Path) -> Cycle:
     from runtime.home import Home
 
     summary = generate_sample(Home(home).ensure(), seed=2024)
+    # The collection as `make demo` runs it: a draft for review, every lead's sign-off, the
+    # approval of what has no open error, then the final release.
+    draft = run_mhbench(home, "run", "--draft")
+    run_mhbench(home, "signoff", "--all", "--by", "demo", "--note", "sample returns")
+    run_mhbench(home, "approve", "--all", "--by", "demo")
     completed = run_mhbench(home, "run")
-    return Cycle(home=home, sample=summary, run_output=completed.stdout)
+    return Cycle(home=home, sample=summary, run_output=completed.stdout, draft_output=draft.stdout)
 
 
 def _cycle_to_json(cycle: Cycle) -> dict:
@@ -79,6 +85,7 @@ def _cycle_to_json(cycle: Cycle) -> dict:
     return {
         "home": str(cycle.home),
         "run_output": cycle.run_output,
+        "draft_output": cycle.draft_output,
         "sample": {
             "files": [str(path) for path in sample.files],
             "bad": [{**asdict(bad), "path": str(bad.path)} for bad in sample.bad],
@@ -96,13 +103,19 @@ def _cycle_from_json(data: dict) -> Cycle:
         bad=[BadReturn(**{**bad, "path": Path(bad["path"])}) for bad in sample["bad"]],
         csv_participants=tuple(sample["csv_participants"]),
     )
-    return Cycle(home=Path(data["home"]), sample=summary, run_output=data["run_output"])
+    return Cycle(
+        home=Path(data["home"]),
+        sample=summary,
+        run_output=data["run_output"],
+        draft_output=data.get("draft_output", ""),
+    )
 
 
 @pytest.fixture(scope="session")
 def cycle(tmp_path_factory) -> Cycle:
-    """Sample returns + `mhbench run`, once per session: a real Dagster run, real dbt, real GE,
-    a release. Read-only for the tests: use `cycle_home_copy` to change anything."""
+    """Sample returns + the collection of `make demo` (a draft run, sign-off and approval
+    with `--by demo`, a final run), once per session: real Dagster runs, real dbt, real GE,
+    a draft and a final release. Read-only for the tests: use `cycle_home_copy` to change anything."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker is None:  # no xdist: pytest's session scope already makes it once
         return _run_cycle(tmp_path_factory.mktemp("cycle") / "home")
@@ -177,8 +190,9 @@ def pytest_collection_modifyitems(config, items) -> None:
     items.sort(key=lambda item: _group(item) not in SLOW_GROUPS_FIRST)
 
 
-# The groups that take minutes (signals at every stage of a cycle; a real dagster dev).
-SLOW_GROUPS_FIRST = ("crash_recovery", "daemon")
+# The groups that take minutes (signals at every stage of a cycle; the previous version's
+# cycle and an upgrade; a real dagster dev; a participant-year's whole workflow story).
+SLOW_GROUPS_FIRST = ("crash_recovery", "upgrade", "daemon", "collection_workflow")
 
 
 def _group(item) -> str | None:

@@ -123,7 +123,6 @@ def submission_feedback(
 
     from reporting.findings import findings_by_submission, severity_counts
     from reporting.submitter_report import append_findings
-
     from workflow.actions import queries
 
     paths = home.home

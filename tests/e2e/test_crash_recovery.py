@@ -4,7 +4,8 @@ One chain of runs on one home, each stopped at a stage: SIGKILL at ingestion, in
 in publish (the next run reclaims the dead one: marked failed, slot freed, its orphaned
 dbt stopped); SIGINT and SIGTERM while waiting for the warehouse, in the gate, in dbt, at
 ingestion and in publish (the run exits 130 or 143 within the bound, canceled, slot
-freed, `current` unchanged). A last run completes, and every inbox file is registered
+freed, no release half-made). The runs publish drafts: a final release would need
+approvals, and those need a completed build. A last run completes, and every inbox file is registered
 exactly once. One chain rather than a test per case: each case costs a run's start, and
 the final full cycle is paid once.
 
@@ -38,7 +39,8 @@ class Cli:
     def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cli.app", "run"],
+            # drafts: a final release needs approvals, which need a completed build first
+            [sys.executable, "-m", "cli.app", "run", "--draft"],
             cwd=REPO,
             env={**mhbench_env(home), "COLUMNS": "200", **(env or {})},
             stdout=subprocess.PIPE,
@@ -186,7 +188,9 @@ def _assert_recovered(home: Path, final: Cli) -> None:
     registered = _registered(home)
     assert len(registered) == len(set(registered)), "a file registered twice"
     assert set(registered) == set(inbox), "every inbox file registered"
-    assert (home / "releases" / "current" / "manifest.json").exists()
+    from publishing.store import list_releases
+
+    assert len(list_releases(Home(home), drafts=True)) == 1, "one complete release"
 
 
 def _sigkill(cli: Cli, stage: str) -> str:
@@ -253,7 +257,7 @@ def test_kill_and_stop_at_each_stage_then_recover(home):
     stopped["ingest"] = (_newest_run(home), code, seconds)
     assert _held_slots(home) == []
 
-    # SIGINT in publish, then SIGKILL in publish: current never appears half-made
+    # SIGINT in publish, then SIGKILL in publish: a release never appears half-made
     cli = Cli(home, {"MHBENCH_PUBLISH_PAUSE_AT": "after-copy"})
     cli.wait_for("mhbench-publish-paused after-copy")
     code, seconds = cli.stop(signal.SIGINT)
@@ -263,7 +267,10 @@ def test_kill_and_stop_at_each_stage_then_recover(home):
     cli.wait_for("mhbench-publish-paused after-copy")
     _sigkill(cli, "publish")
     killed["publish"] = _newest_run(home)
-    assert not (home / "releases" / "current").exists(), "no release was completed yet"
+    from publishing.store import list_releases
+
+    assert list_releases(Home(home), drafts=True) == [], "no release was completed yet"
+    assert not (home / "releases" / "current").exists(), "a draft never becomes current"
 
     final = Cli(home)
     _assert_recovered(home, final)

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from demo.sample_returns import generate_sample
-from ingestion.registry import file_sha256, ingest_inbox
+from ingestion.registry import file_sha256
 from orchestration.definitions import defs
 from orchestration.defs.collection import collection_status, collection_templates
 from orchestration.defs.ingestion import ingest_returns
@@ -204,9 +204,11 @@ def test_publication_schedule_targets_every_partition_in_one_run(home):
         assert instance.get_dynamic_partitions(PARTICIPANTS.name) == ["NL", "SE"]
 
 
-def test_templates_and_collection_status(home):
+def test_templates_and_collection_status(cycle_home_copy):
     from ingestion.check import check_return
+    from workflow import actions
 
+    home = Home(cycle_home_copy)
     resources = {"home": HomeResource(root=str(home.root))}
     config = dg.RunConfig(
         ops={
@@ -214,9 +216,12 @@ def test_templates_and_collection_status(home):
             "quality__collection_status": {"config": {"year": 2024}},
         }
     )
-    generate_sample(home, participants=["SE", "NL"], years=range(2024, 2025), include_bad=False)
-    with duckdb.connect(str(home.warehouse)) as con:
-        ingest_inbox(con, home)
+    con = actions.connect(home.warehouse)
+    try:
+        actions.reopen(con, "SE", 2024, "team", "a corrected return is coming")
+        query = actions.ask(con, "NO", 2024, "team", "Beds fell by a third: a closure?")
+    finally:
+        con.close()
     # its own instance: Dagster keeps a reference to the last test instance otherwise
     with dg.instance_for_test() as instance:
         result = dg.materialize(
@@ -231,8 +236,13 @@ def test_templates_and_collection_status(home):
     parsed = check_return(templates[0], expected_year=2024)
     assert parsed.about["participant_code"] == "AU" and parsed.values
     report = (home.reports / "collection-status-2024.md").read_text()
-    assert "| SE | Sweden | received |" in report
-    assert "| NO | Norway | not submitted |" in report
+    assert "| SE | Sweden | accepted |" in report
+    assert "| NO | Norway | published |" in report
+    assert "Not signed off yet: SE." in report
+    assert "11 of 12 participants approved" in report
+    assert f"| {query} | NO |  | open | 0 | team | Beds fell by a third: a closure? |" in report
+    metadata = result.asset_materializations_for_node("quality__collection_status")[0].metadata
+    assert metadata["not_signed_off"].value == 1 and metadata["open_queries"].value == 1
 
 
 def test_gate_results_are_the_runs_own_when_runs_overlap():

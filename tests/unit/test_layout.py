@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = {
     "runtime": {"runtime"},
     "ingestion": {"runtime", "ingestion"},
+    "workflow": {"runtime", "workflow"},
     "expectations": {"runtime", "expectations"},
     "publishing": {"runtime", "ingestion", "expectations", "publishing"},
     "reporting": {"runtime", "ingestion", "expectations", "publishing", "reporting"},
@@ -29,6 +30,7 @@ ALLOWED = {
         "publishing",
         "reporting",
         "demo",
+        "workflow",
         "orchestration",
     },
     "cli": {
@@ -38,6 +40,7 @@ ALLOWED = {
         "publishing",
         "reporting",
         "demo",
+        "workflow",
         "orchestration",
         "cli",
     },

@@ -39,6 +39,12 @@ def make_warehouse(home: Home) -> None:
             f"select * from (values ('s1', 'SE', 2023, '{SHA}'), ('s2', 'NO', 2023, '{'b' * 64}')) "
             "t(submission_id, participant_code, collection_year, file_sha256)"
         )
+        # the participant-years of the release being built (dbt's int_release_scope)
+        con.execute(
+            "create table intermediate.int_release_scope as "
+            "select submission_id, participant_code, collection_year, 'approved' as state "
+            "from intermediate.int_latest_submissions"
+        )
         con.execute(
             "create table marts.fct_notes (participant_code varchar, collection_year integer, "
             "value double, n integer, comment varchar)"
@@ -162,6 +168,33 @@ def test_releases_are_immutable_and_current_moves(home):
     assert os.readlink(home.current_release) == first.release_id
     with pytest.raises(FileNotFoundError):
         switch_current(home, "20990101T000000000000Z")
+
+
+def test_a_draft_lands_under_drafts_and_never_becomes_current(home):
+    final = build_release(
+        home, MARTS, PASSED, pages=QUALITY_ONLY, release_id="20240101T000000000000Z"
+    )
+    scope = {"kind": "draft", "included": [{"participant_code": "SE"}], "left_out": []}
+    draft = build_release(
+        home,
+        MARTS,
+        PASSED,
+        pages=QUALITY_ONLY,
+        release_id="20240102T000000000000Z",
+        kind="draft",
+        scope=scope,
+    )
+    assert draft.path == home.drafts / draft.release_id
+    assert draft.manifest["kind"] == "draft" and draft.manifest["participant_years"] == scope
+    assert verify_release(draft) == []
+    assert current_release(home).release_id == final.release_id
+    assert [r.release_id for r in list_releases(home)] == [final.release_id]
+    assert [r.release_id for r in list_releases(home, drafts=True)] == [draft.release_id]
+    assert resolve_release(home, draft.release_id).path == draft.path
+    assert "DRAFT — not for circulation" in (draft.path / QUALITY_FILE).read_text()
+    assert "DRAFT" not in (final.path / QUALITY_FILE).read_text()
+    with pytest.raises(ValueError, match="final or draft"):
+        build_release(home, MARTS, PASSED, kind="preview")
 
 
 def test_next_publish_removes_leftovers_of_a_killed_one(home):

@@ -29,6 +29,10 @@ def two_releases(tmp_path) -> Home:
             "participant_code varchar, collection_year integer, file_sha256 varchar)"
         )
         con.execute(
+            "create table intermediate.int_release_scope (submission_id varchar, "
+            "participant_code varchar, collection_year integer, state varchar)"
+        )
+        con.execute(
             "create table marts.fct_indicator_values as select * from (values "
             "('SE', 2023, 'BEDS', 10.0, false), ('SE', 2023, 'STAFF', 5.5, false), "
             "('NO', 2023, 'BEDS', 8.0, false), ('NO', 2023, 'STAFF', 2.0, false), "
