@@ -1,10 +1,12 @@
 -- Content validation findings of the submissions that count: every content rule that failed,
--- one row per submission, rule and subject (the item or indicator the finding is about), with
--- a message that quotes the values involved (small counts shown as a range). A warning is
--- explained when the submitter commented on an item involved; an error cannot be explained
--- away: it blocks the items involved (int_validation_blocked_items) until a corrected return
--- arrives. The rule kinds are evaluated by the ephemeral models int_rule_*; the findings are
--- materialized once, here, and mart_data_quality and the blocked items read this mart.
+-- one row per submission, rule and subject (the item or indicator the finding is about). A
+-- warning is explained when the submitter commented on an item involved; an error cannot be
+-- explained away: it blocks the items involved (int_validation_blocked_items) until a corrected
+-- return arrives. The rule kinds are evaluated by the ephemeral models int_rule_*; the findings
+-- are materialized once, here, with two texts each (macros/validation_findings.sql):
+-- message_exact / values_involved_exact quote the values as submitted and go only to the
+-- submitter's own report (reporting/findings.py); message / values_involved quote published
+-- figures only and are what mart_validation_findings publishes. Not published itself.
 with failed as (
     select * from {{ ref('int_rule_item_checks') }}
     union all by name
@@ -28,6 +30,9 @@ select
     cast(f.message as varchar) as message,
     cast(array_to_string(f.items_involved, ', ') as varchar) as items_involved,
     cast(array_to_string(f.values_involved, ', ') as varchar) as values_involved,
+    cast(f.message_exact as varchar) as message_exact,
+    cast(array_to_string(f.values_involved_exact, ', ') as varchar) as values_involved_exact,
+    cast(f.involves_small_count as boolean) as involves_small_count,
     cast(f.comments as varchar) as submitter_comment,
     cast(r.severity = 'warning' and f.comments is not null as boolean) as explained,
     cast(r.severity = 'error' as boolean) as blocks_release,
