@@ -351,11 +351,25 @@ def render_text(parsed: ParsedReturn, filename: str | None = None) -> Renderable
 
 
 def validation_json(parsed: ParsedReturn, filename: str) -> dict:
-    """What `mhbench validate --json` prints."""
+    """What `mhbench validate --json` prints: the verdict, the issues, and what the platform
+    read: the About fields and every value read (item, value, flag, comment, place), so that
+    a submitter or their tooling can compare it with what they meant to send. A value is the
+    number as read (a JSON number), null when blank; a row with an error is not among them."""
     from dataclasses import asdict
 
     return {
         "file": filename,
         "accepted": parsed.accepted,
         "issues": [asdict(issue) for issue in parsed.issues],
+        "about": dict(parsed.about),
+        "values": [
+            {
+                "item_code": v.item_code,
+                "value": v.value,
+                "flag": v.flag,
+                "comment": v.comment,
+                "place": v.place,
+            }
+            for v in parsed.values
+        ],
     }

@@ -8,13 +8,22 @@ accepted only when there is no doubt about what it means:
   thousandths);
 - a comma is a thousands separator, and only between groups of exactly three
   digits after a first group of one to three digits: `1,234`, `1,234,567.5`;
-- surrounding whitespace and a leading sign are allowed; so is an exponent
-  (`1.5e3`), which only a program would write.
+- surrounding whitespace and a leading sign are allowed.
+
+Scientific notation (`2.12842E+11`, `1.5e3`, R's `1e+05`) is rejected: it is what
+Excel writes for a General-format number when it saves a CSV, rounded to 6
+significant digits (212841898000 becomes 2.12842E+11, 102,000 off), and what R
+writes for round numbers; the figure as typed is lost, so the message says how
+to send it exactly. A number cell of a workbook is a real number and never comes
+here.
 
 Anything else that consists of digits, points and commas is ambiguous and is
 rejected with a reason (`12,5` may be 12.5 or 125; `1.234,5` is a decimal
-comma). Percent signs, currency symbols, `inf`/`nan`, spaces inside the number
-and other text are rejected as well, each with its own code.
+comma). No message suggests deleting a comma that could be a decimal comma:
+it says to use a point. Where commas mark decimals (a `;`-separated CSV, as
+Excel writes in those countries), every comma is rejected that way. Percent
+signs, currency symbols, `inf`/`nan`, spaces inside the number and other text
+are rejected as well, each with its own code.
 """
 
 from __future__ import annotations
@@ -39,16 +48,24 @@ _NON_FINITE_WORDS = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"
 _MINUS_SIGNS = "-\u2212\u2013"  # hyphen-minus, minus sign, en dash (typed by autocorrect)
 
 EXPECTED = "a number such as 1234 or 1234.5 (a point for decimals)"
+# How to send a figure exactly, from Excel and from R (quoted by the scientific notation
+# message and by the CSV reader's rule on R's NA).
+EXCEL_CSV_HINT = "format the column as Number before saving as CSV, or send the workbook (.xlsx)"
+R_CSV_HINT = 'from R, set options(scipen = 999) and write the file with write.csv(..., na = "")'
+SCIENTIFIC_NOTATION = (
+    "is in scientific notation, so digits may have been lost: Excel rounds a General-format "
+    "number to 6 digits when it saves a CSV (212841898000 becomes 2.12842E+11) — "
+    f"{EXCEL_CSV_HINT}; {R_CSV_HINT}"
+)
 
 
 class NumberError(ValueError):
     """A text that is not accepted as a number.
 
-    code: `ambiguous_number`, `not_a_number`, `percent_sign`, `currency_symbol`
-        or `non_finite`.
+    code: `ambiguous_number`, `scientific_notation`, `not_a_number`, `percent_sign`,
+        `currency_symbol` or `non_finite`.
     reason: what is wrong, in words for the person who typed it (no place, no
-        value prefix), e.g. `is ambiguous — use a point for decimals (12.5) or
-        remove the comma`.
+        value prefix), e.g. `is ambiguous — use a point for decimals (12.5)`.
     """
 
     def __init__(self, code: str, reason: str) -> None:
@@ -64,8 +81,11 @@ def show_number(value: float) -> str:
     return repr(value)
 
 
-def parse_number(text: str) -> float:
+def parse_number(text: str, *, decimal_comma: bool = False) -> float:
     """The number a text stands for, or NumberError saying why it is not accepted.
+
+    decimal_comma: the text comes from where a comma marks decimals (a `;`-separated CSV),
+    so no comma is read as a thousands separator.
 
     >>> parse_number(" 1,234,567.5 ")
     1234567.5
@@ -82,8 +102,12 @@ def parse_number(text: str) -> float:
     if match and match.end() == len(body) and match.start() > 0:
         mantissa, exponent = body[: match.start()], match.group()
 
+    if _ACCEPTED.fullmatch(mantissa) and exponent:
+        raise NumberError("scientific_notation", SCIENTIFIC_NOTATION)
+    if decimal_comma and "," in mantissa and _DIGITS_AND_SEPARATORS.fullmatch(mantissa):
+        raise NumberError("ambiguous_number", _decimal_comma(sign, mantissa))
     if _ACCEPTED.fullmatch(mantissa):
-        value = float(sign + mantissa.replace(",", "") + exponent)
+        value = float(sign + mantissa.replace(",", ""))
         if not math.isfinite(value):
             raise NumberError("non_finite", "is too large to be a number")
         return value + 0.0  # -0.0 becomes 0.0
@@ -145,19 +169,26 @@ def _ambiguity(sign: str, mantissa: str, exponent: str) -> str:
             "is ambiguous — it looks like a comma for decimals and a point for thousands; "
             f"write {european}"
         )
-    without = sign + _without_commas(mantissa) + exponent
     if commas == 1 and points == 0:
         as_decimal = sign + mantissa.replace(",", ".") + exponent
-        return (
-            f"is ambiguous — use a point for decimals ({as_decimal}) "
-            f"or remove the comma ({without})"
-        )
+        return f"is ambiguous — use a point for decimals ({as_decimal})"
     return (
-        "is ambiguous — commas may only separate thousands (1,234,567); "
-        f"remove the commas ({without}) and use a point for decimals"
+        "is ambiguous — commas may only separate thousands in groups of three (1,234,567); "
+        "use a point for decimals"
     )
 
 
-def _without_commas(mantissa: str) -> str:
-    joined = mantissa.replace(",", "")
-    return str(int(joined)) if joined.isdigit() else joined
+def _decimal_comma(sign: str, mantissa: str) -> str:
+    """Why a number with a comma is not accepted where commas mark decimals."""
+    if "." in mantissa and mantissa.rfind(",") > mantissa.find("."):
+        return _ambiguity(sign, mantissa, "")  # 1.234,5: "write 1234.5"
+    if mantissa.count(",") == 1 and "." not in mantissa:
+        as_decimal = sign + mantissa.replace(",", ".")
+        return (
+            "has a comma, which marks decimals in a semicolon-separated file — use a point "
+            f"for decimals ({as_decimal}) and no separator for thousands"
+        )
+    return (
+        "has commas, which mark decimals in a semicolon-separated file — use a point for "
+        "decimals and no separator for thousands"
+    )

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 
-from ingestion.csv_reader import CsvTable
+from ingestion.csv_reader import CsvLine, CsvTable
 from ingestion.csv_reader import place as csv_place
 from ingestion.dictionary import (
     FLAGS,
@@ -26,7 +26,7 @@ from ingestion.dictionary import (
     load_flags,
 )
 from ingestion.numbers import EXPECTED as EXPECTED_NUMBER
-from ingestion.numbers import NumberError, parse_number, show_number
+from ingestion.numbers import R_CSV_HINT, NumberError, parse_number, show_number
 from ingestion.records import (
     ABOUT_FIELDS,
     CSV_HEADER,
@@ -123,6 +123,8 @@ class Checker:
             c.upper(): p for c, p in dictionary.participants.items()
         }
         self.issues: list[Issue] = []
+        # True for a `;`-separated CSV, where a comma marks decimals (ingestion/numbers.py).
+        self.decimal_comma = False
 
     # ------------------------------------------------------------------ recording
 
@@ -217,7 +219,7 @@ class Checker:
                 )
         else:
             try:
-                value = parse_number(str(raw))
+                value = parse_number(str(raw), decimal_comma=self.decimal_comma)
             except NumberError as exc:
                 reason = f"{_quoted(raw)} {exc.reason}"
                 raise self.invalid(exc.code, field, EXPECTED_NUMBER, reason) from None
@@ -600,12 +602,14 @@ def check_table(
     """Validate the lines read from a CSV return."""
     parsed = ParsedReturn(file_format="csv")
     checker = Checker(dictionary, expected_year)
+    checker.decimal_comma = table.separator == ";"
     checker.issues.extend(table.issues)
+    lines = _without_r_missing_values(checker, table)
     participant: str | None = None
     year: int | None = None
     first_line: int | None = None
     rows: list[DataRow] = []
-    for line in table.lines:
+    for line in lines:
         fields = {name: Field(line.cells[name], csv_place(line.line, name)) for name in CSV_HEADER}
         if first_line is None:
             first_line = line.line
@@ -639,6 +643,48 @@ def check_table(
         parsed.values.extend(checker.rows(iter(rows), sheet_place="file"))
     parsed.issues.extend(checker.issues)
     return parsed
+
+
+R_NA_COLUMNS = ("value", "flag", "comment")
+
+
+def _written_by_r(table: CsvTable) -> bool:
+    """Whether the file has R's NA for empty cells: "NA" as a value or a comment, or the flag NA
+    beside a value (the platform's NA, not applicable, always comes with a blank value)."""
+    for line in table.lines:
+        value, flag = line.cells["value"].strip(), line.cells["flag"].strip()
+        if "NA" in (value, line.cells["comment"].strip()):
+            return True
+        if flag == "NA" and value:
+            return True
+    return False
+
+
+def _without_r_missing_values(checker: Checker, table: CsvTable) -> list[CsvLine]:
+    """R's write.csv writes NA in every empty cell unless told `na = ""`. In the flag column
+    that is the platform's flag NA (not applicable), so in a file written that way no NA can be
+    read as meant: each is an error, with the R hint, and is then read as empty (so the same
+    cell is not reported twice). The lines to check, without those NA."""
+    if not _written_by_r(table):
+        return table.lines
+    lines = []
+    for line in table.lines:
+        cells = dict(line.cells)
+        for column in R_NA_COLUMNS:
+            if cells[column].strip() != "NA":
+                continue
+            checker.add(
+                "r_missing_value",
+                csv_place(line.line, column),
+                "NA",
+                "an empty cell (and NA in the flag column only for a service that does not exist)",
+                '"NA" looks like R\'s mark for an empty cell: this file has NA where cells '
+                "should be empty, and in the flag column it would mean not applicable — "
+                f"{R_CSV_HINT}",
+            )
+            cells[column] = ""
+        lines.append(CsvLine(line.line, cells))
+    return lines
 
 
 def _same_on_every_line(

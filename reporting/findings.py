@@ -4,6 +4,12 @@ Used by `mhbench findings --year 2024 [--participant SE]` (which prints them thr
 `cli/output.py`) and by the Dagster findings assets. Every function takes an open DuckDB
 connection, so the same code reads a published release (`releases/current/mhbench.duckdb`)
 or the build warehouse.
+
+Two texts per finding (dbt `int_validation_findings`): the published mart quotes published
+figures only (rounded counts, 1-7 for a suppressed count), and that is what `findings_rows`
+reads. The submitter's own report, which is not published, quotes their exact values:
+`findings_by_submission` reads those from the build warehouse (`EXACT_FINDINGS_TABLE`, which a
+release does not contain).
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ if TYPE_CHECKING:
     import duckdb
 
 FINDINGS_TABLE = "marts.mart_validation_findings"
+EXACT_FINDINGS_TABLE = "intermediate.int_validation_findings"
+# The exact texts, under the names the published mart gives the published ones.
+_EXACT_TEXTS = {"message": "message_exact", "values_involved": "values_involved_exact"}
 COLUMNS = (
     "participant_code",
     "collection_year",
@@ -56,8 +65,11 @@ def findings_rows(
 
 
 def findings_by_submission(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:
-    """Every finding, grouped by the submission it belongs to (for the submitter reports)."""
-    cursor = con.execute(f"select {', '.join(COLUMNS)} from {FINDINGS_TABLE} order by {_ORDER}")
+    """Every finding with its exact text (the values as submitted), grouped by the submission
+    it belongs to: for the submitters' own reports, never for anything published. Reads the
+    build warehouse."""
+    columns = ", ".join(f"{_EXACT_TEXTS[c]} as {c}" if c in _EXACT_TEXTS else c for c in COLUMNS)
+    cursor = con.execute(f"select {columns} from {EXACT_FINDINGS_TABLE} order by {_ORDER}")
     names = [d[0] for d in cursor.description]
     grouped: dict[str, list[dict]] = {}
     for row in cursor.fetchall():

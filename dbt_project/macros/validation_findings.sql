@@ -1,5 +1,9 @@
-{#- Text helpers for content validation findings (models int_rule_*). Values in messages
-    follow disclosure control: a person/event count of 1..suppress_max is shown as a range. -#}
+{#- Text helpers for content validation findings (models int_rule_*). Every finding has two
+    texts: the exact one, for the submitter's own report (not published), quotes the values as
+    submitted; the published one (mart_validation_findings) quotes only published figures: a
+    person/event count rounded as disclosure control publishes it, "1-7" for a suppressed count,
+    an indicator value computed from the published counts, and a change only between two
+    published figures. The macros taking `published` (true/false) write one or the other. -#}
 
 {% macro fmt_number(x) -%}
     case
@@ -9,14 +13,19 @@
     end
 {%- endmacro %}
 
-{#- A submitted value as shown in a finding: the number, "1-7" for a small count,
-    or the flag (NA / NK) or "missing" when there is no value. -#}
-{% macro shown_value(value, flag, is_person_count) -%}
+{#- A submitted value as shown in a finding, or the flag (NA / NK) or "missing" when there is no
+    value. Exact: the number as submitted. Published: the count as disclosure control publishes
+    it (macros/disclosure_control.sql), "1-7" for a small count. -#}
+{% macro shown_value(value, flag, is_person_count, published) -%}
     case
         when {{ value }} is null then coalesce({{ flag }}, 'missing')
+        {%- if published %}
         when coalesce({{ is_small_count(value, is_person_count) }}, false)
             then '1-{{ var("suppress_max") }}'
+        else {{ fmt_number(disclosed_count(value, is_person_count)) }}
+        {%- else %}
         else {{ fmt_number(value) }}
+        {%- endif %}
     end
 {%- endmacro %}
 
@@ -53,12 +62,12 @@
     else [{{ v }}.numerator_item, {{ v }}.denominator_item] end
 {%- endmacro %}
 
-{% macro indicator_values_involved(v) -%}
+{% macro indicator_values_involved(v, published) -%}
     case when {{ v }}.denominator_item is null
-        then [{{ shown_value(v ~ '.numerator_raw', v ~ '.numerator_flag', v ~ '.numerator_is_person_count') }}]
+        then [{{ shown_value(v ~ '.numerator_raw', v ~ '.numerator_flag', v ~ '.numerator_is_person_count', published) }}]
     else [
-        {{ shown_value(v ~ '.numerator_raw', v ~ '.numerator_flag', v ~ '.numerator_is_person_count') }},
-        {{ shown_value(v ~ '.denominator_raw', v ~ '.denominator_flag', v ~ '.denominator_is_person_count') }}
+        {{ shown_value(v ~ '.numerator_raw', v ~ '.numerator_flag', v ~ '.numerator_is_person_count', published) }},
+        {{ shown_value(v ~ '.denominator_raw', v ~ '.denominator_flag', v ~ '.denominator_is_person_count', published) }}
     ] end
 {%- endmacro %}
 
@@ -69,13 +78,18 @@
     ), '')
 {%- endmacro %}
 
-{% macro indicator_shown(v, value) -%}
+{#- An indicator value of a row `v` of int_indicator_values as shown in a finding. Exact: value_raw
+    (from the submitted counts). Published: value (from the published counts), "suppressed"
+    when an input is a small count. -#}
+{% macro indicator_shown(v, published) -%}
     case
-        when {{ value }} is null then coalesce({{ v }}.null_reason, 'missing')
-        when coalesce({{ is_small_count(v ~ '.numerator_raw', v ~ '.numerator_is_person_count') }}, false)
-            or coalesce({{ is_small_count(v ~ '.denominator_raw', v ~ '.denominator_is_person_count') }}, false)
-            then 'suppressed'
-        else {{ fmt_number(value) }}
+        when {{ v }}.value_raw is null then coalesce({{ v }}.null_reason, 'missing')
+        {%- if published %}
+        when {{ v }}.value is null then 'suppressed'
+        else {{ fmt_number(v ~ '.value') }}
+        {%- else %}
+        else {{ fmt_number(v ~ '.value_raw') }}
+        {%- endif %}
     end
 {%- endmacro %}
 

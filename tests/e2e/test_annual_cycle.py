@@ -105,6 +105,13 @@ def _expected_indicators(cycle) -> pd.DataFrame:
     def small(code, value):
         return bool(person.get(code, False)) and value is not None and 1 <= value <= SUPPRESS_MAX
 
+    def published(code, value):
+        """A count as published (rounded to 5, half away from zero); other values as they are.
+        Indicators are computed from these (DESIGN.md, disclosure control)."""
+        if value is None or not bool(person.get(code, False)):
+            return value
+        return math.floor(value / 5 + 0.5) * 5
+
     rows = []
     for (participant, year), values in _submitted_values(cycle).items():
         for ind in indicators.itertuples():
@@ -124,11 +131,12 @@ def _expected_indicators(cycle) -> pd.DataFrame:
                 or (participant, year, den_code) in blocked
             )
             value = None
+            num, den = published(ind.numerator_item, num), published(den_code, den)
             if num is not None and den not in (None, 0) and not suppressed:
                 converted = (
                     num / ppp[(participant, year)] if str(ind.uses_ppp).lower() == "true" else num
                 )
-                value = converted / den * ind.multiplier
+                value = converted * ind.multiplier / den
             rows.append((participant, year, ind.indicator_code, value, suppressed))
     return pd.DataFrame(
         rows,

@@ -170,6 +170,48 @@ def test_validate_prints_markup_in_a_value_literally(tmp_path):
     assert issue["value"] == "[/]" and issue["place"] == f"line {hostile + 2}, column value"
 
 
+def test_validate_json_lists_every_value_read_with_its_place(tmp_path):
+    """What the platform read, value by value, as a submitter's tooling compares it: the
+    sample's CSV return for SE 2024, every item with the number as read, flag, comment and
+    line; a row rejected (R's 1e+05) is an issue and not among the values."""
+    from demo.sample_returns import build_rows, sample_values, write_return_csv
+    from ingestion.dictionary import load_dictionary
+
+    dictionary = load_dictionary()
+    rows = build_rows("SE", 2024, sample_values("SE", 2024, dictionary=dictionary), dictionary)
+    path = write_return_csv(tmp_path / "SE_2024.csv", "SE", 2024, rows)
+    completed = run_mhbench(tmp_path / "home", "validate", str(path), "--json", check=False)
+    report = json.loads(completed.stdout)
+    assert report["accepted"], report["issues"]
+    assert report["about"]["participant_code"] == "SE"
+    assert report["about"]["collection_year"] == 2024
+    expected = [
+        {
+            "item_code": row["item_code"],
+            "value": None if row["value"] is None else float(row["value"]),
+            "flag": row["flag"],
+            "comment": row["comment"] or None,
+            "place": f"line {line}",
+        }
+        for line, row in enumerate(rows, start=2)
+    ]
+    assert report["values"] == expected
+
+    first = next(i for i, row in enumerate(rows) if row["value"] is not None)
+    rows[first]["value"] = "1e+05"
+    write_return_csv(path, "SE", 2024, rows)
+    completed = run_mhbench(tmp_path / "home", "validate", str(path), "--json", check=False)
+    assert completed.returncode == 1
+    report = json.loads(completed.stdout)
+    (issue,) = report["issues"]
+    assert (issue["code"], issue["place"]) == (
+        "scientific_notation",
+        f"line {first + 2}, column value",
+    )
+    assert rows[first]["item_code"] not in {v["item_code"] for v in report["values"]}
+    assert len(report["values"]) == len(rows) - 1
+
+
 def test_validate_of_a_missing_file_names_it(tmp_path):
     missing = tmp_path / "[/]nope.csv"
     completed = run_mhbench(tmp_path / "home", "validate", str(missing), check=False)

@@ -6,6 +6,7 @@ one kind of rule. One dbt build (module fixture) serves every assertion.
 
 from __future__ import annotations
 
+import math
 import os
 
 import duckdb
@@ -140,7 +141,21 @@ def test_comparison_error_quotes_values_and_suppresses_what_derives(built):
     v = crafted["SE"]
     finding = _findings(con, "SE")["AA_READMISSIONS_LE_DISCHARGES:AA_READMISSIONS_30D"]
     assert finding["severity"] == "error" and finding["kind"] == "comparison"
+
+    # Published: the counts rounded to 5 (half away from zero, as DuckDB's round); the
+    # submitter's own text (int_validation_findings.message_exact) quotes them as submitted.
+    def published(count: float) -> int:
+        return int(math.floor(count / 5 + 0.5)) * 5
+
     assert finding["message"] == (
+        f"AA_READMISSIONS_30D ({published(v['AA_READMISSIONS_30D'])}) must be <= "
+        f"AA_DISCHARGES ({published(v['AA_DISCHARGES'])})"
+    )
+    (exact,) = con.execute(
+        "select message_exact from intermediate.int_validation_findings where finding_id = ?",
+        [finding["finding_id"]],
+    ).fetchone()
+    assert exact == (
         f"AA_READMISSIONS_30D ({v['AA_READMISSIONS_30D']:.0f}) must be <= "
         f"AA_DISCHARGES ({v['AA_DISCHARGES']:.0f})"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 import pytest
 from hypothesis import example, given
@@ -27,8 +28,6 @@ from ingestion.numbers import NumberError, parse_number, show_number
         ("+3", 3.0),
         ("-5", -5.0),  # parsed; the structure check rejects negative values
         ("\u22124", -4.0),  # the typographic minus sign
-        ("1.5e3", 1500.0),
-        ("2E-2", 0.02),
         ("\u00a012\u00a0", 12.0),  # non-breaking spaces around
     ],
 )
@@ -39,7 +38,12 @@ def test_accepted(text: str, expected: float) -> None:
 @pytest.mark.parametrize(
     ("text", "code", "hint"),
     [
-        ("12,5", "ambiguous_number", "use a point for decimals (12.5) or remove the comma (125)"),
+        ("12,5", "ambiguous_number", "use a point for decimals (12.5)"),
+        ("5173,8", "ambiguous_number", "use a point for decimals (5173.8)"),
+        ("2.12842E+11", "scientific_notation", "Excel rounds a General-format number to 6"),
+        ("1.5e3", "scientific_notation", "format the column as Number"),
+        ("2E-2", "scientific_notation", "send the workbook (.xlsx)"),
+        ("1e+05", "scientific_notation", "options(scipen = 999)"),
         ("1.234,5", "ambiguous_number", "a comma for decimals and a point for thousands"),
         ("1,23", "ambiguous_number", "use a point for decimals (1.23)"),
         ("0,5", "ambiguous_number", "use a point for decimals (0.5)"),
@@ -57,7 +61,8 @@ def test_accepted(text: str, expected: float) -> None:
         ("inf", "non_finite", "finite"),
         ("-Infinity", "non_finite", "finite"),
         ("nan", "non_finite", "finite"),
-        ("1e999", "non_finite", "too large"),
+        ("1" + "0" * 400, "non_finite", "too large"),
+        ("1e999", "scientific_notation", "scientific notation"),
         ("1 234", "not_a_number", "without spaces (1234)"),
         ("(5)", "not_a_number", "brackets"),
         ("NA", "not_a_number", "flag column"),
@@ -88,12 +93,26 @@ finite = st.floats(min_value=0, allow_nan=False, allow_infinity=False)
 integers = st.integers(min_value=0, max_value=10**15)
 
 
-@given(finite, st.sampled_from(["{}", " {} ", "{:,}", "{:,} "]), st.booleans())
-@example(1234567.5, "{:,}", False)
-@example(5e-324, "{}", True)
+@given(finite, st.sampled_from(["{:f}", " {:f} ", "{:,f}", "{:,f} "]), st.booleans())
+@example(1234567.5, "{:,f}", False)
+@example(5e-324, "{:f}", True)
+@example(212841898000.0, "{:f}", False)
 def test_unambiguous_floats_round_trip(value: float, form: str, negative: bool) -> None:
+    """Every float written out in full (the shortest repr's digits, no exponent) reads back."""
     signed = -value if negative else value
-    assert parse_number(form.format(signed)) == signed + 0.0
+    assert parse_number(form.format(Decimal(repr(signed)))) == signed + 0.0
+
+
+@given(finite.filter(lambda v: v > 0), st.sampled_from(["{:e}", "{:E}", "{}"]))
+@example(212841898000.0, "{:.5E}")  # Excel's General format in a CSV: 2.12842E+11
+@example(100000.0, "{:.0e}")  # R's write.csv: 1e+05
+def test_scientific_notation_is_always_rejected(value: float, form: str) -> None:
+    text = form.format(value)
+    if "e" not in text.lower():
+        return  # repr wrote it out in full
+    with pytest.raises(NumberError) as caught:
+        parse_number(text)
+    assert caught.value.code == "scientific_notation"
 
 
 @given(integers, st.sampled_from(["{}", "{:,}", "{:,}.0", " {:,} "]))
@@ -133,6 +152,7 @@ def test_any_text_parses_or_is_rejected_with_a_known_code(text: str) -> None:
     except NumberError as exc:
         assert exc.code in {
             "ambiguous_number",
+            "scientific_notation",
             "not_a_number",
             "percent_sign",
             "currency_symbol",

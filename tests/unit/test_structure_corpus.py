@@ -495,6 +495,49 @@ CORPUS = [
         "line 2, column flag",
     ),
     Case("csv header only", text_file(GOOD_CSV.splitlines()[0] + "\n"), "no_data", "file"),
+    # ---- numbers exactly as written (Excel's and R's CSV)
+    Case(
+        "csv excel e-notation",
+        csv_with("SE,2024,BEDS_TOTAL,2.12842E+11,,"),
+        "scientific_notation",
+        "line 2, column value",
+    ),
+    Case(
+        "csv lower e-notation",
+        csv_with("SE,2024,BEDS_TOTAL,1.5e3,,"),
+        "scientific_notation",
+        "line 2, column value",
+    ),
+    Case(
+        "csv r e-notation",
+        csv_with("SE,2024,BEDS_TOTAL,1e+05,,"),
+        "scientific_notation",
+        "line 2, column value",
+    ),
+    Case(
+        "csv r NA in empty value",
+        csv_with('"SE",2024,"SPEND_TOTAL",NA,NA,NA', number=4),
+        "r_missing_value",
+        "line 4, column value",
+    ),
+    Case(
+        "csv r NA in the flag column",
+        csv_with('"SE",2024,"BEDS_TOTAL",120,NA,NA'),
+        "r_missing_value",
+        "line 2, column flag",
+    ),
+    Case(
+        "csv r NA flag beside a value",
+        csv_with("SE,2024,BEDS_TOTAL,120,NA,"),
+        "r_missing_value",
+        "line 2, column flag",
+    ),
+    Case(
+        "csv semicolon thousands comma",
+        text_file(GOOD_CSV.replace(",", ";").replace(";3400;", ";3,400;")),
+        "ambiguous_number",
+        "line 3, column value",
+    ),
 ]
 
 
@@ -536,9 +579,104 @@ def test_messages_name_the_value_and_what_to_do(tmp_path: Path, dictionary: Dict
     path = workbook(rows={2: {"value": "12,5"}})(tmp_path, dictionary)
     (issue,) = check_return(path, expected_year=YEAR, dictionary=dictionary).issues
     assert issue.value == "12,5"
-    assert issue.message == (
-        '"12,5" is ambiguous — use a point for decimals (12.5) or remove the comma (125)'
+    assert issue.message == '"12,5" is ambiguous — use a point for decimals (12.5)'
+
+
+# What each reading rule says, with its place. Messages of the issue's cases in full.
+SCIENTIFIC = (
+    "is in scientific notation, so digits may have been lost: Excel rounds a General-format "
+    "number to 6 digits when it saves a CSV (212841898000 becomes 2.12842E+11) — format the "
+    "column as Number before saving as CSV, or send the workbook (.xlsx); from R, set "
+    'options(scipen = 999) and write the file with write.csv(..., na = "")'
+)
+
+
+@pytest.mark.parametrize("text", ["2.12842E+11", "1.5e3", "1e+05", "2E-2"])
+def test_csv_scientific_notation_is_rejected_saying_how_to_send_it_exactly(
+    text: str, tmp_path: Path, dictionary: Dictionary
+) -> None:
+    path = csv_with(f"SE,2024,BEDS_TOTAL,{text},,")(tmp_path, dictionary)
+    parsed = check_return(path, expected_year=YEAR, dictionary=dictionary)
+    (issue,) = parsed.errors
+    assert (issue.code, issue.place, issue.value) == (
+        "scientific_notation",
+        "line 2, column value",
+        text,
     )
+    assert issue.message == f'"{text}" {SCIENTIFIC}'
+    assert "BEDS_TOTAL" not in {v.item_code for v in parsed.values}
+
+
+def test_workbook_number_cell_is_read_exactly_whatever_its_text_form(
+    tmp_path: Path, dictionary: Dictionary
+) -> None:
+    """A number cell is a real number: Excel shows 212841898000 as 2.12842E+11 in a General
+    column, but the cell holds every digit, and so does the value read."""
+    path = number_cell("Data", "D2", 212841898000.0)(tmp_path, dictionary)
+    parsed = check_return(path, expected_year=YEAR, dictionary=dictionary)
+    assert parsed.errors == []
+    assert next(v.value for v in parsed.values if v.item_code == "BEDS_TOTAL") == 212841898000.0
+
+
+def test_csv_written_by_r_is_rejected_with_the_r_hint(
+    tmp_path: Path, dictionary: Dictionary
+) -> None:
+    """What R's write.csv writes by default: quoted text, NA in every empty cell (the flag
+    column too, where NA would mean not applicable) and 1e+05 for 100000."""
+    text = (
+        '"participant_code","collection_year","item_code","value","flag","comment"\n'
+        '"SE",2024,"BEDS_TOTAL",120,NA,NA\n'
+        '"SE",2024,"ADM_TOTAL",1e+05,"E","estimated"\n'
+        '"SE",2024,"SPEND_TOTAL",NA,"NA",NA\n'
+    )
+    parsed = check_return(
+        text_file(text)(tmp_path, dictionary), expected_year=YEAR, dictionary=dictionary
+    )
+    found = {(i.code, i.place) for i in parsed.errors}
+    assert {
+        ("r_missing_value", "line 2, column flag"),
+        ("r_missing_value", "line 2, column comment"),
+        ("scientific_notation", "line 3, column value"),
+        ("r_missing_value", "line 4, column value"),
+        ("r_missing_value", "line 4, column flag"),
+        ("r_missing_value", "line 4, column comment"),
+    } <= found, found
+    r_issue = next(i for i in parsed.errors if i.code == "r_missing_value")
+    assert 'write.csv(..., na = "")' in r_issue.message
+    assert "options(scipen = 999)" in r_issue.message
+    assert not parsed.accepted
+
+
+def test_csv_na_flag_of_a_platform_return_is_not_mistaken_for_r(
+    tmp_path: Path, dictionary: Dictionary
+) -> None:
+    """The platform's NA (a blank value with the flag NA) alone does not make a file R's."""
+    parsed = check_return(
+        text_file(GOOD_CSV)(tmp_path, dictionary), expected_year=YEAR, dictionary=dictionary
+    )
+    assert parsed.issues == []
+    assert ("SPEND_TOTAL", None, "NA") in {(v.item_code, v.value, v.flag) for v in parsed.values}
+
+
+@pytest.mark.parametrize(
+    ("value", "point"),
+    [("5173,8", "5173.8"), ("12,5", "12.5"), ("3,400", "3.400"), ("1,234,5", None)],
+)
+def test_semicolon_csv_decimal_comma_advice_is_to_use_a_point(
+    value: str, point: str | None, tmp_path: Path, dictionary: Dictionary
+) -> None:
+    """In a ;-separated file a comma marks decimals: the message says to use a point, and never
+    to delete the comma (5173,8 without its comma is ten times too big)."""
+    text = GOOD_CSV.replace(",", ";").replace(";120;", f";{value};")
+    parsed = check_return(
+        text_file(text)(tmp_path, dictionary), expected_year=YEAR, dictionary=dictionary
+    )
+    (issue,) = parsed.errors
+    assert (issue.code, issue.place) == ("ambiguous_number", "line 2, column value")
+    assert "use a point for decimals" in issue.message
+    assert "remove" not in issue.message and value.replace(",", "") not in issue.message
+    if point:
+        assert f"({point})" in issue.message
 
 
 def test_d_flag_without_comment_is_a_warning_only(tmp_path: Path, dictionary: Dictionary) -> None:

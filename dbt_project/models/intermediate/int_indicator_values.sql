@@ -1,5 +1,10 @@
--- Every indicator for every participant and year with a submission that counts,
--- computed from the submitted (unrounded) values. Disclosure control is applied in the marts.
+-- Every indicator for every participant and year with a submission that counts, computed twice:
+-- value_raw from the submitted counts (for content validation and the submitter's own report),
+-- value from the published counts (macros/disclosure_control.sql: a count of 1-7 is suppressed,
+-- a larger one rounded to 5), as NHS Digital's method says: a published rate times a public
+-- population gives back the published count, never the exact one. fct_indicator_values
+-- publishes value; validation errors are applied there. The multiplier is applied before the
+-- division: 13 x 100000 / 200000 is exactly 6.5 in doubles, 13 / 200000 x 100000 is not.
 -- An input flagged with a flag that means there is no value (seed flags, value_rule
 -- must_be_blank: NA, NK) gives that flag as the null reason.
 with flags_without_value as (
@@ -62,6 +67,17 @@ computed as (
             else population
         end as denominator_raw
     from joined
+),
+
+published as (
+    select
+        *,
+        coalesce({{ is_small_count('numerator_raw', 'numerator_is_person_count') }}, false) as small_numerator,
+        coalesce({{ is_small_count('denominator_raw', 'denominator_is_person_count') }}, false)
+            as small_denominator,
+        {{ disclosed_count('numerator_converted', 'numerator_is_person_count') }} as numerator_published,
+        {{ disclosed_count('denominator_raw', 'denominator_is_person_count') }} as denominator_published
+    from computed
 )
 
 select
@@ -83,10 +99,19 @@ select
     denominator_comment,
     uses_ppp,
     ppp_per_usd,
+    small_numerator,
+    small_denominator,
+    numerator_published,
+    denominator_published,
     case
         when numerator_converted is null or denominator_raw is null or denominator_raw = 0 then null
-        else numerator_converted / denominator_raw * multiplier
+        else numerator_converted * multiplier / denominator_raw
     end as value_raw,
+    case
+        when numerator_published is null or denominator_published is null or denominator_published = 0
+            then null
+        else numerator_published * multiplier / denominator_published
+    end as value,
     case
         when numerator_flag in (select flag from flags_without_value) then numerator_flag
         when denominator_flag in (select flag from flags_without_value) then denominator_flag
@@ -95,4 +120,4 @@ select
         when uses_ppp and ppp_per_usd is null then 'ppp_missing'
         when denominator_raw = 0 then 'denominator_zero'
     end as null_reason
-from computed
+from published

@@ -10,7 +10,10 @@
 --   threshold_pct % (evaluated only when the previous year was submitted; a change from 0 to
 --   anything else always exceeds it).
 -- A value that cannot be computed skips the rule or counts as 0, as the missing_value_strategy
--- says. One model for the three kinds: int_indicator_values is read once per role, and the
+-- says. Rules are judged on the exact values (value_raw). Each finding has an exact text (the
+-- submitter's own report) and a published one (macros/validation_findings.sql): the published
+-- text quotes the indicator value and the counts as published, a change only between two
+-- published values, and no statistic of the peers' exact values. One model for the three kinds: int_indicator_values is read once per role, and the
 -- texts of a finding are written once, for the failed rules only.
 with rules as (
     select *
@@ -46,7 +49,10 @@ evaluated as (
         p.p75 + r.factor * (p.p75 - p.p25) as high,
         coalesce(v.value_raw, 0) as checked_value,
         coalesce(prev.value_raw, 0) as previous_value,
-        {{ indicator_shown('prev', 'prev.value_raw') }} as previous_shown,
+        prev.value as previous_published,
+        {{ indicator_shown('prev', false) }} as previous_shown,
+        {{ indicator_shown('prev', true) }} as previous_shown_published,
+        coalesce(prev.small_numerator or prev.small_denominator, false) as previous_small,
         case
             when r.kind = 'year_on_year' then {{ rule_skipped(
                 'r.missing_value_strategy',
@@ -73,7 +79,8 @@ evaluated as (
 failed as (
     select
         *,
-        {{ change_pct('checked_value', 'previous_value') }} as change_pct
+        {{ change_pct('checked_value', 'previous_value') }} as change_pct,
+        {{ change_pct('value', 'previous_published') }} as change_pct_published
     from evaluated
     where not skipped and case kind
         when 'range' then not {{ in_range('checked_value', 'min_value', 'max_value') }}
@@ -86,9 +93,12 @@ shown as (
     select
         *,
         {{ indicator_items_involved('f') }} as items_involved,
-        {{ indicator_values_involved('f') }} as values_involved,
-        {{ indicator_shown('f', 'f.value_raw') }} as current_shown,
-        {{ indicator_comments('f') }} as comments
+        {{ indicator_values_involved('f', false) }} as values_involved_exact,
+        {{ indicator_values_involved('f', true) }} as values_involved,
+        {{ indicator_shown('f', false) }} as current_shown,
+        {{ indicator_shown('f', true) }} as current_shown_published,
+        {{ indicator_comments('f') }} as comments,
+        f.small_numerator or f.small_denominator or f.previous_small as involves_small_count
     from failed as f
 )
 
@@ -99,21 +109,37 @@ select
     rule_id,
     indicator_code as subject_code,
     items_involved,
+    values_involved_exact,
     values_involved,
     case kind
         when 'range' then indicator_code || ' (' || current_shown || ') must be '
             || {{ range_text('min_value', 'max_value') }} || ' '
-            || {{ inputs_text('items_involved', 'values_involved') }}
+            || {{ inputs_text('items_involved', 'values_involved_exact') }}
         when 'peer_outlier' then indicator_code || ' (' || current_shown || ') is '
             || case when checked_value > high then 'above' else 'below' end
             || ' the range of the year''s participants, '
             || {{ fmt_number('low') }} || ' to ' || {{ fmt_number('high') }}
             || ' (quartiles ' || {{ fmt_number('p25') }} || ' and ' || {{ fmt_number('p75') }}
             || ' ± ' || {{ fmt_number('factor') }} || ' × IQR, ' || cast(n as varchar) || ' participants) '
-            || {{ inputs_text('items_involved', 'values_involved') }}
+            || {{ inputs_text('items_involved', 'values_involved_exact') }}
         when 'year_on_year' then {{ change_message(
             'indicator_code', 'change_pct', 'previous_shown', 'current_shown', 'collection_year', 'threshold_pct'
         ) }}
+    end as message_exact,
+    case kind
+        when 'range' then indicator_code || ' (' || current_shown_published || ') must be '
+            || {{ range_text('min_value', 'max_value') }} || ' '
+            || {{ inputs_text('items_involved', 'values_involved') }}
+        when 'peer_outlier' then indicator_code || ' (' || current_shown_published || ') is '
+            || case when checked_value > high then 'above' else 'below' end
+            || ' the range of the year''s participants (quartiles ± ' || {{ fmt_number('factor') }}
+            || ' × IQR, ' || cast(n as varchar) || ' participants) '
+            || {{ inputs_text('items_involved', 'values_involved') }}
+        when 'year_on_year' then {{ change_message(
+            'indicator_code', 'change_pct_published', 'previous_shown_published', 'current_shown_published',
+            'collection_year', 'threshold_pct'
+        ) }}
     end as message,
-    comments
+    comments,
+    involves_small_count
 from shown

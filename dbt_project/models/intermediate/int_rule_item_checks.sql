@@ -5,6 +5,9 @@
 -- Every rule is judged on numbers alone; the texts of a finding (values as shown, comments)
 -- are put together only for the few rules that failed: ordered text aggregates over every
 -- submission x rule were most of the cost of content validation.
+-- Each finding has an exact text (message_exact, values_involved_exact: the submitter's own
+-- report) and a published one (message, values_involved): counts as published, sums of the
+-- published counts, "1-7" for a suppressed count and no sum that includes one.
 with rules as (
     select *
     from ({{ normalised_validation_rules(ref('validation_rules')) }}) as r
@@ -86,7 +89,9 @@ failed as (
 failed_operands as (
     select
         o.*,
-        {{ shown_value('o.value', 'o.flag', 'o.is_person_count') }} as shown,
+        {{ shown_value('o.value', 'o.flag', 'o.is_person_count', false) }} as shown,
+        {{ shown_value('o.value', 'o.flag', 'o.is_person_count', true) }} as shown_published,
+        {{ disclosed_count('o.value', 'o.is_person_count') }} as value_published,
         coalesce({{ is_small_count('o.value', 'o.is_person_count') }}, false) as masked
     from operands as o
     semi join failed as f
@@ -104,8 +109,16 @@ texts as (
             filter (where side = 'left') as left_text,
         string_agg(item_code || ' (' || shown || ')', ' + ' order by position)
             filter (where side = 'right') as right_text,
+        string_agg(item_code || ' (' || shown_published || ')', ' + ' order by position)
+            filter (where side = 'left') as left_text_published,
+        string_agg(item_code || ' (' || shown_published || ')', ' + ' order by position)
+            filter (where side = 'right') as right_text_published,
+        coalesce(sum(value_published) filter (where side = 'left'), 0) as lhs_published,
+        coalesce(sum(value_published) filter (where side = 'right'), 0) as total_published,
+        bool_or(masked) as involves_small_count,
         list(item_code order by side, position) as items_involved,
-        list(shown order by side, position) as values_involved,
+        list(shown order by side, position) as values_involved_exact,
+        list(shown_published order by side, position) as values_involved,
         string_agg(item_code || ': ' || comment, '; ' order by side, position) as comments,
         first(item_code order by side, position) as subject_code
     from failed_operands
@@ -117,9 +130,22 @@ judged as (
         f.*,
         t.subject_code,
         t.items_involved,
+        t.values_involved_exact,
         t.values_involved,
         t.comments,
+        t.involves_small_count,
         t.right_text,
+        t.right_text_published,
+        t.left_text_published || case
+            when f.n_left > 1 and not t.left_masked then ' = ' || {{ fmt_number('t.lhs_published') }} else ''
+        end as left_expression_published,
+        case when f.factor <> 1 then {{ fmt_number('f.factor') }} || ' × ' else '' end
+        || t.right_text_published
+        || case
+            when (f.n_right > 1 or f.factor <> 1) and not t.right_masked
+                then ' = ' || {{ fmt_number('t.total_published * f.factor') }}
+            else ''
+        end as right_expression_published,
         t.left_text || case
             when f.n_left > 1 and not t.left_masked then ' = ' || {{ fmt_number('f.lhs') }} else ''
         end as left_expression,
@@ -143,12 +169,20 @@ select
     rule_id,
     subject_code,
     items_involved,
+    values_involved_exact,
     values_involved,
     case kind
         when 'range' then left_expression || ' must be ' || {{ range_text('min_value', 'max_value') }}
         when 'comparison' then left_expression || ' must be ' || operator || ' ' || right_expression
         when 'total' then left_expression || ' must equal ' || right_text
             || case when tolerance_pct > 0 then ' within ' || {{ fmt_number('tolerance_pct') }} || '%' else '' end
+    end as message_exact,
+    case kind
+        when 'range' then left_expression_published || ' must be ' || {{ range_text('min_value', 'max_value') }}
+        when 'comparison' then left_expression_published || ' must be ' || operator || ' ' || right_expression_published
+        when 'total' then left_expression_published || ' must equal ' || right_text_published
+            || case when tolerance_pct > 0 then ' within ' || {{ fmt_number('tolerance_pct') }} || '%' else '' end
     end as message,
-    comments
+    comments,
+    involves_small_count
 from judged

@@ -5,6 +5,9 @@
 -- missing_value_strategy says; a change from 0 to anything else always exceeds the threshold.
 -- Year-on-year rules on indicators are evaluated with the other indicator rules
 -- (int_rule_indicator_checks).
+-- Judged on the exact values; the exact text (message_exact, for the submitter) quotes them, the
+-- published one (message) the counts as published and the change between those: no change is
+-- quoted from or to a suppressed count (macros/validation_findings.sql).
 with rules as (
     select *
     from ({{ normalised_validation_rules(ref('validation_rules')) }}) as r
@@ -57,8 +60,19 @@ failed as (
     select
         *,
         {{ change_pct('cur', 'prev') }} as change_pct,
-        {{ shown_value('current_value', 'current_flag', 'current_is_person_count') }} as current_shown,
-        {{ shown_value('previous_value', 'previous_flag', 'previous_is_person_count') }} as previous_shown
+        {{ change_pct(
+            disclosed_count('current_value', 'current_is_person_count'),
+            disclosed_count('previous_value', 'previous_is_person_count')
+        ) }} as change_pct_published,
+        {{ shown_value('current_value', 'current_flag', 'current_is_person_count', false) }} as current_shown,
+        {{ shown_value('previous_value', 'previous_flag', 'previous_is_person_count', false) }} as previous_shown,
+        {{ shown_value('current_value', 'current_flag', 'current_is_person_count', true) }}
+            as current_shown_published,
+        {{ shown_value('previous_value', 'previous_flag', 'previous_is_person_count', true) }}
+            as previous_shown_published,
+        coalesce({{ is_small_count('current_value', 'current_is_person_count') }}, false)
+            or coalesce({{ is_small_count('previous_value', 'previous_is_person_count') }}, false)
+            as involves_small_count
     from evaluated
     where not skipped and {{ change_exceeded('cur', 'prev', 'threshold_pct') }}
 )
@@ -70,9 +84,15 @@ select
     rule_id,
     subject_code,
     [subject_code] as items_involved,
-    [current_shown] as values_involved,
+    [current_shown] as values_involved_exact,
+    [current_shown_published] as values_involved,
     {{ change_message(
         'subject_code', 'change_pct', 'previous_shown', 'current_shown', 'collection_year', 'threshold_pct'
+    ) }} as message_exact,
+    {{ change_message(
+        'subject_code', 'change_pct_published', 'previous_shown_published', 'current_shown_published',
+        'collection_year', 'threshold_pct'
     ) }} as message,
-    comments
+    comments,
+    involves_small_count
 from failed

@@ -1,4 +1,5 @@
--- Indicators per participant and year, ready to publish: disclosure control applied,
+-- Indicators per participant and year, ready to publish: disclosure control applied (counts and
+-- the value computed from the published counts, in int_indicator_values),
 -- flags carried from the inputs, and a footnote an analyst can print under a chart.
 -- An indicator whose numerator or denominator item is involved in an error finding of content
 -- validation is suppressed (suppression_reason 'validation_error'), and so is that input.
@@ -16,10 +17,6 @@ base as (
         case when v.denominator_flag in (select flag from flags_with_value) then v.denominator_flag end
             as denominator_quality_flag,
         p.fiscal_year_start_month,
-        coalesce({{ is_small_count('v.numerator_raw', 'v.numerator_is_person_count') }}, false)
-            as small_numerator,
-        coalesce({{ is_small_count('v.denominator_raw', 'v.denominator_is_person_count') }}, false)
-            as small_denominator,
         bn.item_code is not null as numerator_error,
         bd.item_code is not null as denominator_error
     from {{ ref('int_indicator_values') }} as v
@@ -39,20 +36,9 @@ select
     cast(participant_code as varchar) as participant_code,
     cast(collection_year as integer) as collection_year,
     cast(indicator_code as varchar) as indicator_code,
-    cast(
-        case when small_numerator or numerator_error then null
-        else {{ disclosed_count('numerator_converted', 'numerator_is_person_count') }} end as double
-    ) as numerator,
-    cast(
-        case when small_denominator or denominator_error then null
-        else {{ disclosed_count('denominator_raw', 'denominator_is_person_count') }} end as double
-    ) as denominator,
-    cast(
-        case
-            when small_numerator or small_denominator or numerator_error or denominator_error then null
-            else value_raw
-        end as double
-    ) as value,
+    cast(case when numerator_error then null else numerator_published end as double) as numerator,
+    cast(case when denominator_error then null else denominator_published end as double) as denominator,
+    cast(case when numerator_error or denominator_error then null else value end as double) as value,
     cast(
         nullif(array_to_string(list_sort(list_distinct(list_filter(
             [numerator_quality_flag, denominator_quality_flag], lambda f: f is not null

@@ -1,8 +1,10 @@
 -- Year-on-year change per participant and indicator (macros/change_pct.sql). The previous value
 -- is the value of exactly year - 1: after a gap year there is no previous value (a gap does not
 -- bridge).
--- A break in series is declared by a B flag on either year, or by the D flag (definition
--- differs) being on in one year and off in the other.
+-- A change crosses a break in series when this year carries a B flag (B marks the first value of
+-- a new series: the change into that year crosses the break, the change after it does not), or
+-- when the D flag (definition differs) is on in one year and off in the other. The values are
+-- the published ones (fct_indicator_values, from the published counts), so is the change.
 with rows_with_status as (
     select
         participant_code,
@@ -26,7 +28,6 @@ select
     cast({{ change_pct('cur.value', 'prev.value') }} as double) as change_pct,
     cast(
         cur.has_break_flag
-        or coalesce(prev.has_break_flag, false)
         or coalesce(cur.has_definition_flag <> prev.has_definition_flag, false)
         as boolean
     ) as break_in_series
