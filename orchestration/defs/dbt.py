@@ -22,6 +22,8 @@ from orchestration.dagster_dbt_light import (
 from orchestration.dbt_manifest import DBT_PROJECT_DIR, dbt_executable, ensure_manifest
 from orchestration.dead_runs import child_process_tags, process_tags
 from orchestration.defs.resources import DUCKDB_WRITER_POOL
+from reporting.markdown import markdown_table
+from runtime.home import Home
 
 # The manifest is re-parsed here when a file of the dbt project changed, in every process and
 # under `dagster dev` too (a reload picks up dbt edits). So no `dbt_project.prepare_if_dev()`:
@@ -77,8 +79,13 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         context.run.run_id,
         {**process_tags(context.run.run_id), **child_process_tags(invocation.process.pid)},
     )
+    held = []  # the enquiries mart's events, until dbt has let go of the warehouse
     try:
-        yield from invocation.stream()
+        for event in invocation.stream():
+            if _event_asset_key(context, event) == ENQUIRIES_MART:
+                held.append(event)
+            else:
+                yield event
     finally:
         # If the step fails while dbt still runs (e.g. an event dagster-dbt cannot map), stop
         # dbt: an orphaned dbt would keep the warehouse locked for every later reader.
@@ -88,6 +95,45 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
                 invocation.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 invocation.process.kill()
+    if held:
+        preview = enquiries_preview(Home.from_env().warehouse, context.log)
+        for event in held:
+            yield (
+                event.with_metadata({**event.metadata, **preview})
+                if isinstance(event, dg.Output)
+                else event
+            )
+
+
+ENQUIRIES_MART = dg.AssetKey(["marts", "mart_lines_of_enquiry"])
+PREVIEW_ROWS = 20
+
+
+def _event_asset_key(context: dg.AssetExecutionContext, event) -> dg.AssetKey | None:
+    if isinstance(event, dg.Output):
+        return context.asset_key_for_output(event.output_name)
+    return getattr(event, "asset_key", None)
+
+
+def enquiries_preview(warehouse, log) -> dict:
+    """Metadata of the lines-of-enquiry mart: each participant's first enquiries of the latest
+    year. Read after dbt exited (a reader cannot open the warehouse while dbt writes it); a
+    failure to read is logged and leaves the materialization as it is."""
+    import duckdb
+
+    from reporting.enquiries import top_enquiries_preview
+
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            year, rows = top_enquiries_preview(con)
+    except duckdb.Error as exc:
+        log.warning(f"no preview of the lines of enquiry: {exc}")
+        return {}
+    return {
+        "latest_year": year,
+        "enquiries_shown": len(rows),
+        "top_enquiries": dg.MetadataValue.md(markdown_table(rows, limit=PREVIEW_ROWS)),
+    }
 
 
 def dbt_resource() -> DbtCliResource:

@@ -39,6 +39,7 @@ PUBLISHED_MARTS = {
     "mart_trends",
     "mart_data_quality",
     "mart_validation_findings",
+    "mart_lines_of_enquiry",
 }
 ROUND_TO = 5
 
