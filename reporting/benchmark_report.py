@@ -28,6 +28,7 @@ from typing import Any
 
 from ingestion.dictionary import load_flags
 from reporting.enquiries import ENQUIRY_MART, Enquiries, load_enquiries
+from reporting.exchange import EXCHANGE_MART, load_exchange_suggestions, method_settings
 from reporting.quality_report import QUALITY_FILE
 from reporting.templating import fmt_cell, render
 
@@ -121,6 +122,9 @@ class ReportData:
     marts: set[str] = field(default_factory=set)
     quality_link: str | None = None  # the release's quality.html, linked when beside the report
     enquiries: Enquiries | None = None  # the participant's lines of enquiry (when the mart exists)
+    exchange: dict[str, list[dict]] | None = (
+        None  # section -> pairs (release report, when the mart exists)
+    )
 
     @property
     def participant_name(self) -> str | None:
@@ -269,6 +273,13 @@ def load_report_data(
                 _names(data),
                 {i["indicator_code"]: i for i in indicators},
             )
+        if participant is None and EXCHANGE_MART in marts:
+            data.exchange = load_exchange_suggestions(
+                con,
+                year,
+                _names(data),
+                {i["indicator_code"]: i["indicator_name"] for i in indicators},
+            )
         data.quality = _load_quality(con, data)
         data.findings = _load_findings(con, data)
     return data
@@ -410,12 +421,25 @@ def _render(data: ReportData, started: float) -> str:
         sections=sections,
         summary=summary,
         enquiries=enquiries,
+        exchange=_exchange(data),
         quality=_table(*data.quality, data.participant, names),
         findings=_table(*data.findings, data.participant, names) if data.findings[1] else None,
         flag_meanings=FLAG_MEANINGS,
         n_charts=n_charts,
         elapsed=time.perf_counter() - started,
     )
+
+
+def _exchange(data: ReportData) -> dict | None:
+    """The exchange suggestions page: pairs by section, in the report's section order."""
+    if data.exchange is None:
+        return None
+    sections = [
+        {"title": _section_title(section), "pairs": data.exchange[section]}
+        for section in _section_order(data.indicators)
+        if data.exchange.get(section)
+    ]
+    return {"sections": sections, **method_settings()}
 
 
 def _enquiries(data: ReportData, charts) -> dict | None:

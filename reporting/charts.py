@@ -269,7 +269,7 @@ class Charts:
 
         height = 0.55 + 0.24 * max(len(rows), 2)
         fig = Figure(figsize=(6.4, height))
-        ax = fig.add_axes((0.47, 0.42 / height, 0.5, 1 - 0.55 / height))
+        ax = fig.add_axes((0.5, 0.42 / height, 0.47, 1 - 0.55 / height))
         ax.set_ylim(max(len(rows), 1) - 0.5, -0.5)
         reach = max([abs(r.distance) for r in rows] + [1.0])
         ax.set_xlim(-reach * 1.1, reach * 1.1)
@@ -284,7 +284,7 @@ class Charts:
             ax.text(
                 -0.02,
                 i,
-                shorten(row.label, 52),
+                shorten(row.label, 44),
                 transform=names,
                 ha="right",
                 va="center",

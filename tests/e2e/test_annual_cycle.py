@@ -40,6 +40,7 @@ PUBLISHED_MARTS = {
     "mart_data_quality",
     "mart_validation_findings",
     "mart_lines_of_enquiry",
+    "mart_exchange_suggestions",
 }
 ROUND_TO = 5
 

@@ -205,3 +205,32 @@ def test_asset_metadata_previews_the_top_enquiries_of_the_latest_year(cycle, con
     table = metadata["top_enquiries"].value
     assert table.splitlines()[2].startswith(f"| {first[0]} | {first[1]} |")
     assert metadata["enquiries_shown"].value > 0
+
+
+def test_release_report_suggests_exchanges_with_its_method(con, release):
+    page = html.unescape((release / "report.html").read_text())
+    section = page[page.index('<section class="section" id="exchange">') :]
+    section = section[: section.index("</section>")]
+    assert "Method (mart_exchange_suggestions)" in section
+    assert "within a factor of 4" in section and "at most 25 %" in section
+    year = con.execute(
+        "select max(collection_year) from marts.mart_exchange_suggestions"
+    ).fetchone()
+    names = dict(
+        con.execute(
+            "select participant_code, participant_name from marts.dim_participant"
+        ).fetchall()
+    )
+    pairs = con.execute(
+        "select participant_a, participant_b, population_a, population_b, spend_per_head_a, "
+        "spend_per_head_b, mean_gap_iqr from marts.mart_exchange_suggestions "
+        "where collection_year = ? and suggestion_rank = 1",
+        [year[0]],
+    ).fetchall()
+    assert pairs, "the sample has pairs alike in context and far apart in a section"
+    a, b, pop_a, pop_b, spend_a, spend_b, gap = pairs[0]
+    # Alike in context, recomputed here from the published context figures.
+    assert max(pop_a, pop_b) / min(pop_a, pop_b) <= 4
+    assert abs(spend_a - spend_b) / min(spend_a, spend_b) <= 0.25
+    assert gap >= 1
+    assert f"{names[a]} – {names[b]}" in section
