@@ -79,10 +79,12 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         context.run.run_id,
         {**process_tags(context.run.run_id), **child_process_tags(invocation.process.pid)},
     )
-    held = []  # the enquiries mart's events, until dbt has let go of the warehouse
+    # From the enquiries mart's output on, events wait until dbt has let go of the warehouse
+    # (its preview reads it), all of them: multi-asset outputs must keep dbt's topological order.
+    held = []
     try:
         for event in invocation.stream():
-            if _event_asset_key(context, event) == ENQUIRIES_MART:
+            if held or _event_asset_key(context, event) == ENQUIRIES_MART:
                 held.append(event)
             else:
                 yield event
@@ -98,11 +100,9 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     if held:
         preview = enquiries_preview(Home.from_env().warehouse, context.log)
         for event in held:
-            yield (
-                event.with_metadata({**event.metadata, **preview})
-                if isinstance(event, dg.Output)
-                else event
-            )
+            if isinstance(event, dg.Output) and _event_asset_key(context, event) == ENQUIRIES_MART:
+                event = event.with_metadata({**event.metadata, **preview})
+            yield event
 
 
 ENQUIRIES_MART = dg.AssetKey(["marts", "mart_lines_of_enquiry"])
