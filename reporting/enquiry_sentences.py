@@ -66,6 +66,11 @@ def _notes(caveats: Sequence[str]) -> str:
     return "; note: " + "; ".join(lower_first(c) for c in caveats) if caveats else ""
 
 
+def _full_stop(text: str) -> str:
+    """One full stop at the end, also when the last caveat (a submitter's note) ends in one."""
+    return text.rstrip(" .") + "."
+
+
 def _peers(names: Sequence[str]) -> str:
     if not names:
         return ""
@@ -89,9 +94,9 @@ def difference_sentence(row: dict, wording: Wording) -> str:
         side = "above" if row["value"] > row["median"] else "below"
         spread = f"{abs(distance):.1f} interquartile ranges " if distance is not None else ""
         where = f"is {spread}{side} the median of {n} participants {figures}"
-    return (
+    return _full_stop(
         f"{subject} {where}{_judgement(row['direction'], wording.higher_is_better)}"
-        f"{_peers(wording.peer_names)}{_notes(row['caveats'])}."
+        f"{_peers(wording.peer_names)}{_notes(row['caveats'])}"
     )
 
 
@@ -113,4 +118,4 @@ def change_sentence(row: dict, wording: Wording) -> str:
     if p90 is not None and abs(change) > p90:
         against.append(f"9 in 10 participants changed by {p90:.1f} % or less")
     context = ", while " + " and ".join(against) if against else ""
-    return f"{subject} {verb}{amount}{figures}{context}{_notes(row['caveats'])}."
+    return _full_stop(f"{subject} {verb}{amount}{figures}{context}{_notes(row['caveats'])}")

@@ -53,13 +53,15 @@ def row(**kw) -> dict:
 
 def test_difference_sentence_as_in_the_issue():
     sentence = difference_sentence(
-        row(caveats=["Coverage: Excludes private hospitals"]), wording("AA_ADMISSIONS_PER_100K")
+        row(caveats=["Coverage: Excludes private hospitals."]), wording("AA_ADMISSIONS_PER_100K")
     )
     assert sentence == (
         "Sweden's adult acute admissions per 100,000 population is 41 % lower than the median "
         "of 12 participants (142 per 100,000 population aged 18-64 against 240); Norway and "
         "Scotland are at the other end; note: coverage: Excludes private hospitals."
     )
+    # The submitter's own full stop is not doubled.
+    assert not sentence.endswith("..")
 
 
 def test_difference_sentence_says_better_or_worse_by_the_indicator_direction():
