@@ -4,6 +4,8 @@ of mart_lines_of_enquiry the report picks (reporting/enquiries.py), on a known d
 from __future__ import annotations
 
 import duckdb
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reporting.enquiries import load_enquiries
 from reporting.enquiry_sentences import Wording, change_sentence, difference_sentence
@@ -174,3 +176,33 @@ def test_the_report_takes_the_first_five_rows_and_the_first_three_unusual_change
     # Without a dictionary entry the code stands for the indicator's name.
     assert first["sentence"].startswith("Sweden's IND_1 is 41 % lower than the median of 12")
     assert found.changes[0]["sentence"].startswith("Sweden's IND_2 rose by 8.9 % from 2023 to 2024")
+
+
+@given(
+    value=st.floats(min_value=0.01, max_value=1e6),
+    median=st.floats(min_value=0.01, max_value=1e6),
+    n=st.integers(min_value=2, max_value=40),
+    direction=st.sampled_from(["better", "worse", "neutral"]),
+    caveats=st.lists(st.text(min_size=1, max_size=30), max_size=3),
+)
+def test_a_difference_sentence_states_side_and_count_and_ends_once(
+    value, median, n, direction, caveats
+):
+    pct = (value - median) / abs(median) * 100
+    sentence = difference_sentence(
+        row(
+            value=value,
+            median=median,
+            n=n,
+            pct_from_median=pct,
+            direction=direction,
+            caveats=caveats,
+        ),
+        wording("WF_VACANCY_RATE"),
+    )
+    assert sentence.startswith("Sweden's vacancy rate is ")
+    assert f"the median of {n} participants" in sentence
+    if value != median:
+        side = "higher" if value > median else "lower"
+        assert f"{abs(pct):.0f} % {side} than the median" in sentence
+    assert sentence.endswith(".") and not sentence.endswith("..")
