@@ -6,16 +6,20 @@ Text that a spreadsheet would run as a formula gets a leading quote in every CSV
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from runtime.home import Home
 from runtime.spreadsheet import FORMULA_START_SQL_PATTERN
 
 RELEASE_DB = "mhbench.duckdb"
+# The field names of a DuckDB STRUCT type as information_schema spells it (names may be quoted).
+_STRUCT_FIELD = re.compile(r'[(,]\s*("[^"]+"|\w+)\s')
 
 
 def csv_safe_select(con, table: str, schema: str = "marts") -> str:
-    """A SELECT that prefixes a quote to text a spreadsheet would evaluate as a formula."""
+    """A SELECT for a CSV of the table: list columns flattened to text (`csv_list_text`), and
+    a quote prefixed to text a spreadsheet would evaluate as a formula."""
     columns = con.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_catalog = current_database() and table_schema = ? and table_name = ? "
@@ -26,13 +30,36 @@ def csv_safe_select(con, table: str, schema: str = "marts") -> str:
     for name, data_type in columns:
         quoted = f'"{name}"'
         if data_type.upper() == "VARCHAR":
-            parts.append(
-                f"case when regexp_matches({quoted}, '{FORMULA_START_SQL_PATTERN}') "
-                f"then '''' || {quoted} else {quoted} end as {quoted}"
-            )
+            text = quoted
+        elif data_type.endswith("[]"):
+            text = csv_list_text(quoted, data_type)
         else:
             parts.append(quoted)
+            continue
+        parts.append(
+            f"case when regexp_matches({text}, '{FORMULA_START_SQL_PATTERN}') "
+            f"then '''' || {text} else {text} end as {quoted}"
+        )
     return f"select {', '.join(parts)} from {schema}.{table}"
+
+
+def csv_list_text(column: str, data_type: str) -> str:
+    """SQL flattening a list column into one CSV cell, its items joined by "; ".
+
+    A list of participants with a value (structs with `participant_code` and `value`, e.g.
+    mart_lines_of_enquiry.peers) reads `NO (12.3); GB-SCT (11.9)`: the value with 1 decimal
+    (2 significant digits below 1). Any other list reads as its items' text. Parquet and the
+    release's DuckDB file keep the list.
+    """
+    fields = {f.strip().strip('"').lower() for f in _STRUCT_FIELD.findall(data_type)}
+    if data_type.upper().startswith("STRUCT(") and {"participant_code", "value"} <= fields:
+        value = (
+            "case when abs(p.value) >= 1 then cast(round(p.value, 1) as varchar) "
+            "else format('{:.2g}', p.value) end"
+        )
+        item = f"p.participant_code || coalesce(' (' || {value} || ')', '')"
+        return f"array_to_string(list_transform({column}, lambda p: {item}), '; ')"
+    return f"array_to_string({column}, '; ')"
 
 
 def copy_marts(home: Home, staging: Path, marts: list[str]) -> tuple[dict, list[dict]]:

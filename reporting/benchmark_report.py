@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ingestion.dictionary import load_flags
+from reporting.enquiries import ENQUIRY_MART, Enquiries, load_enquiries
+from reporting.exchange import EXCHANGE_MART, load_exchange_suggestions, method_settings
 from reporting.quality_report import QUALITY_FILE
 from reporting.templating import fmt_cell, render, watermark_for
 
@@ -119,6 +121,10 @@ class ReportData:
     findings: tuple[list[str], list[list[Any]]] = ([], [])  # of mart_validation_findings
     marts: set[str] = field(default_factory=set)
     quality_link: str | None = None  # the release's quality.html, linked when beside the report
+    enquiries: Enquiries | None = None  # the participant's lines of enquiry (when the mart exists)
+    exchange: dict[str, list[dict]] | None = (
+        None  # section -> pairs (release report, when the mart exists)
+    )
 
     @property
     def participant_name(self) -> str | None:
@@ -259,6 +265,21 @@ def load_report_data(
         )
         _load_positions(con, data)
         _load_trends(con, data)
+        if participant is not None and ENQUIRY_MART in marts:
+            data.enquiries = load_enquiries(
+                con,
+                participant,
+                year,
+                _names(data),
+                {i["indicator_code"]: i for i in indicators},
+            )
+        if participant is None and EXCHANGE_MART in marts:
+            data.exchange = load_exchange_suggestions(
+                con,
+                year,
+                _names(data),
+                {i["indicator_code"]: i["indicator_name"] for i in indicators},
+            )
         data.quality = _load_quality(con, data)
         data.findings = _load_findings(con, data)
     return data
@@ -374,6 +395,8 @@ def _render(data: ReportData, started: float) -> str:
                     }
                 )
 
+        enquiries = _enquiries(data, charts)
+
     with_values = {
         p for (_, y, p), row in data.values.items() if y == data.year and row.value is not None
     }
@@ -398,12 +421,54 @@ def _render(data: ReportData, started: float) -> str:
         },
         sections=sections,
         summary=summary,
+        enquiries=enquiries,
+        exchange=_exchange(data),
         quality=_table(*data.quality, data.participant, names),
         findings=_table(*data.findings, data.participant, names) if data.findings[1] else None,
         flag_meanings=FLAG_MEANINGS,
         n_charts=n_charts,
         elapsed=time.perf_counter() - started,
     )
+
+
+def _exchange(data: ReportData) -> dict | None:
+    """The exchange suggestions page: pairs by section, in the report's section order."""
+    if data.exchange is None:
+        return None
+    sections = [
+        {"title": _section_title(section), "pairs": data.exchange[section]}
+        for section in _section_order(data.indicators)
+        if data.exchange.get(section)
+    ]
+    return {"sections": sections, **method_settings()}
+
+
+def _enquiries(data: ReportData, charts) -> dict | None:
+    """The "Lines of enquiry" section: the worded enquiries and their chart."""
+    from reporting.charts import EnquiryBar
+
+    found = data.enquiries
+    if found is None:
+        return None
+    bars = [
+        EnquiryBar(d["name"], d["distance_iqr"], d["direction"])
+        for d in found.differences
+        if d["distance_iqr"] is not None
+    ]
+    chart = (
+        charts.enquiries(
+            bars, prefix="enq", label=f"Lines of enquiry of {data.participant_name}, {data.year}"
+        )
+        if bars
+        else None
+    )
+    return {
+        "differences": found.differences,
+        "changes": found.changes,
+        "n_enquiries": found.n_enquiries,
+        "n_rows": found.n_rows,
+        "chart": chart,
+    }
 
 
 def _indicator(data: ReportData, indicator: dict, charts, index: int) -> dict:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
+from ingestion.report import shorten
+
 HIGHLIGHT = "#0b61a4"
 OTHERS = "#b9c3ce"
 OTHER_LINES = "#c4cad2"
@@ -258,6 +260,50 @@ class Charts:
         ax.grid(axis="y", color="#eeeeee", linewidth=0.6)
         ax.set_axisbelow(True)
         return _svg(fig, prefix, "chart-trend", label)
+
+    def enquiries(self, rows: Sequence[EnquiryBar], prefix: str, label: str) -> Chart:
+        """Distance from the median in interquartile ranges, one bar per line of enquiry
+        (first on top): right of the line above the median, left below; coloured better,
+        worse or without a direction."""
+        from matplotlib.figure import Figure
+
+        height = 0.55 + 0.24 * max(len(rows), 2)
+        fig = Figure(figsize=(6.4, height))
+        ax = fig.add_axes((0.5, 0.42 / height, 0.47, 1 - 0.55 / height))
+        ax.set_ylim(max(len(rows), 1) - 0.5, -0.5)
+        reach = max([abs(r.distance) for r in rows] + [1.0])
+        ax.set_xlim(-reach * 1.1, reach * 1.1)
+        for i, row in enumerate(rows):
+            ax.barh(
+                i, row.distance, height=0.62, color=DIRECTION_COLOURS.get(row.direction, OTHERS)
+            )
+        ax.axvline(0, color=MEDIAN, linewidth=1.2)
+        ax.set_yticks([])
+        names = ax.get_yaxis_transform()
+        for i, row in enumerate(rows):
+            ax.text(
+                -0.02,
+                i,
+                shorten(row.label, 44),
+                transform=names,
+                ha="right",
+                va="center",
+                color="#333333",
+            )
+        ax.xaxis.set_major_locator(_locator(5))
+        ax.set_xlabel("interquartile ranges from the median", color="#444444")
+        ax.spines["left"].set_visible(False)
+        return _svg(fig, prefix, "chart-enquiries", label)
+
+
+@dataclass(frozen=True)
+class EnquiryBar:
+    label: str  # the indicator
+    distance: float  # from the median, in interquartile ranges
+    direction: str  # better, worse, neutral, at_median (mart_lines_of_enquiry.direction)
+
+
+DIRECTION_COLOURS = {"better": "#2f7d4f", "worse": "#b5452b", "neutral": "#8a96a3"}
 
 
 def _xy(points: list[tuple[int, float | None]]) -> tuple[list[int], list[float]]:

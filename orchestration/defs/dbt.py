@@ -23,6 +23,7 @@ from orchestration.dagster_dbt_light import (
 from orchestration.dbt_manifest import DBT_PROJECT_DIR, dbt_executable, ensure_manifest
 from orchestration.dead_runs import child_process_tags, process_tags
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, release_kind
+from reporting.markdown import markdown_table
 from runtime.home import Home
 
 COLLECTION_STATUS_MART = dg.AssetKey(["marts", "mart_collection_status"])
@@ -86,16 +87,15 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         context.run.run_id,
         {**process_tags(context.run.run_id), **child_process_tags(invocation.process.pid)},
     )
+    # From the enquiries mart's output on, events wait until dbt has let go of the warehouse
+    # (its preview reads it), all of them: multi-asset outputs must keep dbt's topological order.
+    held = []
     try:
-        yield from invocation.stream()
-        if COLLECTION_STATUS_MART in context.selected_asset_keys:
-            # the team's view of the collection, on the asset's page in the UI
-            from orchestration.defs.workflow import collection_status_preview
-
-            yield dg.AssetObservation(
-                asset_key=COLLECTION_STATUS_MART,
-                metadata={"status": collection_status_preview(Home.from_env().warehouse)},
-            )
+        for event in invocation.stream():
+            if held or _event_asset_key(context, event) == ENQUIRIES_MART:
+                held.append(event)
+            else:
+                yield event
     finally:
         # If the step fails while dbt still runs (e.g. an event dagster-dbt cannot map), stop
         # dbt: an orphaned dbt would keep the warehouse locked for every later reader.
@@ -105,6 +105,51 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
                 invocation.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 invocation.process.kill()
+    if held:
+        preview = enquiries_preview(Home.from_env().warehouse, context.log)
+        for event in held:
+            if isinstance(event, dg.Output) and _event_asset_key(context, event) == ENQUIRIES_MART:
+                event = event.with_metadata({**event.metadata, **preview})
+            yield event
+    if COLLECTION_STATUS_MART in context.selected_asset_keys and invocation.is_successful():
+        # the team's view of the collection, on the asset's page in the UI (dbt has exited)
+        from orchestration.defs.workflow import collection_status_preview
+
+        yield dg.AssetObservation(
+            asset_key=COLLECTION_STATUS_MART,
+            metadata={"status": collection_status_preview(Home.from_env().warehouse)},
+        )
+
+
+ENQUIRIES_MART = dg.AssetKey(["marts", "mart_lines_of_enquiry"])
+PREVIEW_ROWS = 20
+
+
+def _event_asset_key(context: dg.AssetExecutionContext, event) -> dg.AssetKey | None:
+    if isinstance(event, dg.Output):
+        return context.asset_key_for_output(event.output_name)
+    return getattr(event, "asset_key", None)
+
+
+def enquiries_preview(warehouse, log) -> dict:
+    """Metadata of the lines-of-enquiry mart: each participant's first enquiries of the latest
+    year. Read after dbt exited (a reader cannot open the warehouse while dbt writes it); a
+    failure to read is logged and leaves the materialization as it is."""
+    import duckdb
+
+    from reporting.enquiries import top_enquiries_preview
+
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            year, rows = top_enquiries_preview(con)
+    except duckdb.Error as exc:
+        log.warning(f"no preview of the lines of enquiry: {exc}")
+        return {}
+    return {
+        "latest_year": year,
+        "enquiries_shown": len(rows),
+        "top_enquiries": dg.MetadataValue.md(markdown_table(rows, limit=PREVIEW_ROWS)),
+    }
 
 
 def dbt_resource() -> DbtCliResource:

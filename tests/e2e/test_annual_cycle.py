@@ -39,6 +39,8 @@ PUBLISHED_MARTS = {
     "mart_trends",
     "mart_data_quality",
     "mart_validation_findings",
+    "mart_lines_of_enquiry",
+    "mart_exchange_suggestions",
 }
 ROUND_TO = 5
 

@@ -129,6 +129,8 @@ def test_snapshot_describes_the_published_marts_and_their_gate():
         "mart_trends",
         "mart_data_quality",
         "mart_validation_findings",
+        "mart_lines_of_enquiry",
+        "mart_exchange_suggestions",
     }
     for mart in marts:
         gate = {c["name"]: c["blocking"] for c in assets[f"marts/{mart}"]["checks"]}
