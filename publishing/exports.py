@@ -1,5 +1,10 @@
 """The marts of the build warehouse, copied into a release: DuckDB, Parquet and CSV.
 
+The release database is written in DuckDB's v1.4.0 storage format (`RELEASE_STORAGE_VERSION`),
+not the newest one of the duckdb the pipeline runs: analysts open it with the client they
+have (R, Python, DBeaver, BI connectors), and DuckDB 1.4 and later read that format, while
+a file in duckdb 2.0's own format is refused by every 1.x client ("version number 999").
+
 Text that a spreadsheet would run as a formula gets a leading quote in every CSV
 (`runtime.spreadsheet.FORMULA_START`, the one home of that rule).
 """
@@ -12,6 +17,8 @@ from runtime.home import Home
 from runtime.spreadsheet import FORMULA_START_SQL_PATTERN
 
 RELEASE_DB = "mhbench.duckdb"
+# The oldest DuckDB that opens a release (README: "Which DuckDB opens a release").
+RELEASE_STORAGE_VERSION = "v1.4.0"
 
 
 def csv_safe_select(con, table: str, schema: str = "marts") -> str:
@@ -39,7 +46,12 @@ def copy_marts(home: Home, staging: Path, marts: list[str]) -> tuple[dict, list[
     import duckdb
 
     row_counts = {}
-    with duckdb.connect(str(staging / RELEASE_DB)) as con:
+    with duckdb.connect() as con:
+        # An explicit storage version: the default of duckdb 2.x is a format 1.x cannot read.
+        con.execute(
+            f"attach '{staging / RELEASE_DB}' as release (storage_version '{RELEASE_STORAGE_VERSION}')"
+        )
+        con.execute("use release")
         con.execute(f"attach '{home.warehouse}' as build (read_only)")
         con.execute("create schema marts")
         for mart in marts:
@@ -68,5 +80,7 @@ def copy_marts(home: Home, staging: Path, marts: list[str]) -> tuple[dict, list[
             ).fetchall()
         ]
         con.execute("detach build")
-        con.execute("checkpoint")
+        con.execute("checkpoint release")
+        con.execute("use memory")
+        con.execute("detach release")
     return row_counts, submissions
