@@ -356,8 +356,7 @@ def export(
     elif fmt is OutputFormat.json:
         output.print_json_to({name: rows.dicts() for name, rows in named}, output_path)
     else:
-        for name, rows in named:
-            output.print_rows(Rows(rows.columns, rows.values), fmt, output.titled(name))
+        output.print_tables([output.titled(name)(rows) for name, rows in named], output_path)
     if output_path is not None:
         output.say(
             f"{code}'s slice of release {chosen.release_id} written to ", (str(output_path), "bold")

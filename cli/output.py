@@ -254,6 +254,14 @@ def print_rows(
             console.print(table(rows))
 
 
+def print_tables(tables: Sequence[RenderableType], output: Path | None = None) -> None:
+    """Several tables one after another, on the console or into `output`."""
+    with _text_target(output) as file:
+        target = console if output is None else Console(file=file, width=200)
+        for table in tables:
+            target.print(table)
+
+
 @contextlib.contextmanager
 def _text_target(output: Path | None) -> Iterator[IO[str]]:
     if output is None:

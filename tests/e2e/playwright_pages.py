@@ -89,14 +89,13 @@ def guarded_page(browser, width: int = 1366, height: int = 900):
             route.abort("blockedbyclient")
 
     context.route("**/*", route)
-    page.on(
-        "console",
-        lambda message: (
-            page.errors.append(f"console.{message.type}: {message.text}")
-            if message.type == "error"
-            else None
-        ),
-    )
+
+    def console(message) -> None:
+        if message.type == "error":
+            where = (message.location or {}).get("url", "")
+            page.errors.append(f"console.error: {message.text} (at {where})")
+
+    page.on("console", console)
     page.on("pageerror", lambda error: page.errors.append(f"uncaught: {error}"))
     return page
 

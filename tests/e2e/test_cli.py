@@ -106,6 +106,30 @@ def xlsx_records(path: Path, sheet: str) -> list[dict]:
     return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
 
 
+def same_records(got: list[dict], want: list[dict]) -> bool:
+    """Records equal as an xlsx cell keeps them: a float to 16 significant digits
+    (XlsxWriter), a whole float may read back as an int, an instant (a day fraction) to
+    the millisecond; `want` may give instants as ISO strings (JSON)."""
+
+    def same(a, b) -> bool:
+        if isinstance(b, float) and isinstance(a, int | float) and not isinstance(a, bool):
+            return math.isclose(a, b, rel_tol=1e-15)
+        if isinstance(a, datetime) and isinstance(b, str | datetime):
+            b = datetime.fromisoformat(b) if isinstance(b, str) else b
+            return abs((a - b.replace(tzinfo=None)).total_seconds()) < 0.001
+        if isinstance(a, str) and isinstance(b, str) and a != b:
+            try:  # the JSON of a row gives an instant as text; the sheet as a datetime
+                return same(datetime.fromisoformat(a), b)
+            except ValueError:
+                return False
+        return a == b
+
+    return len(got) == len(want) and all(
+        g.keys() == w.keys() and all(same(g[k], w[k]) for k in w)
+        for g, w in zip(got, want, strict=True)
+    )
+
+
 def release_db(home: Path) -> Path:
     return home / "releases" / "current" / "mhbench.duckdb"
 
@@ -527,7 +551,7 @@ def test_diff_in_every_format_is_the_difference_of_the_releases(two_releases):
     assert as_csv == [{k: as_csv_text(v) for k, v in c.items()} for c in expected]
     workbook = home / "diff.xlsx"
     run_mhbench(home, "diff", old, NEW_RELEASE, "--format", "xlsx", "-o", str(workbook))
-    assert xlsx_records(workbook, "changes") == expected
+    assert same_records(xlsx_records(workbook, "changes"), expected)
 
     table = run_mhbench(home, "diff", "previous", "current").stdout
     rows = table_rows(table)
