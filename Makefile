@@ -25,7 +25,18 @@ help:
 	@echo "make lint   - ruff check and format check"
 	@echo "make clean  - remove $(MHBENCH_HOME) and build outputs"
 
-setup: .venv/.mhbench-installed
+setup: .venv/.mhbench-installed .venv-clients/.installed
+
+# Older DuckDB clients, each in a venv of its own, that the tests open a release with
+# (tests/e2e/test_release_clients.py): a release must open in the clients analysts have.
+OLD_DUCKDB_VERSIONS := 1.4.0 1.5.5
+.venv-clients/.installed: Makefile
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	for v in $(OLD_DUCKDB_VERSIONS); do \
+	  $(UV) venv --quiet --allow-existing --python python3.11 .venv-clients/duckdb-$$v && \
+	  $(UV) pip install --quiet --python .venv-clients/duckdb-$$v/bin/python duckdb==$$v || exit 1; \
+	done
+	@touch $@
 
 .venv/.mhbench-installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv

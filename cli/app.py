@@ -28,12 +28,22 @@ app = typer.Typer(
 
 Format = Annotated[OutputFormat, typer.Option("--format", help=FORMAT_HELP, case_sensitive=False)]
 Release = Annotated[str | None, typer.Option(help="Release id, `current` (default) or `previous`.")]
+Output = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to this file instead of stdout (xlsx: FILE.xlsx)."),
+]
 
 
 def _fail(headline: str, detail: str = "", code: int = 2) -> NoReturn:
     """Print an error (literal text: it may quote a file name or a SQL error) and exit."""
     output.error(headline, detail)
     raise typer.Exit(code)
+
+
+def _check_output(fmt: OutputFormat, output_path: Path | None) -> None:
+    """Refuse xlsx to a terminal (exit 2), before any work."""
+    if output.xlsx_needs_a_file(fmt, output_path):
+        _fail(output.XLSX_NEEDS_A_FILE)
 
 
 def _sentence(text: str) -> str:
@@ -182,8 +192,9 @@ def reclaim(
 
 
 @app.command()
-def releases(fmt: Format = OutputFormat.table) -> None:
+def releases(fmt: Format = OutputFormat.table, output_path: Output = None) -> None:
     """List published releases, oldest first; the current one is marked."""
+    _check_output(fmt, output_path)
     from orchestration.instance import configure_environment
     from publishing.store import current_release, list_releases
 
@@ -202,7 +213,7 @@ def releases(fmt: Format = OutputFormat.table) -> None:
             for rel in list_releases(home)
         ),
     )
-    output.print_rows(rows, fmt, output.releases_table)
+    output.print_rows(rows, fmt, output.releases_table, output_path, sheet="releases")
 
 
 @app.command()
@@ -212,10 +223,12 @@ def query(
     ],
     release: Release = None,
     fmt: Format = OutputFormat.table,
+    output_path: Output = None,
 ) -> None:
     """Run read-only SQL on a published release."""
     import duckdb
 
+    _check_output(fmt, output_path)
     from orchestration.instance import configure_environment
 
     home = configure_environment()
@@ -226,7 +239,7 @@ def query(
             rows = Rows.of([d[0] for d in cursor.description or []], cursor.fetchall())
         except duckdb.Error as exc:
             _fail("Query failed:", str(exc), code=1)
-    output.print_rows(rows, fmt, output.query_table)
+    output.print_rows(rows, fmt, output.query_table, output_path, sheet="query")
 
 
 @app.command()
@@ -272,10 +285,12 @@ def findings(
         bool,
         typer.Option("--warehouse", help="Read the build warehouse, not the current release."),
     ] = False,
+    output_path: Output = None,
 ) -> None:
     """Content validation findings of a collection year (errors first): the query log."""
     import duckdb
 
+    _check_output(fmt, output_path)
     from orchestration.instance import configure_environment
     from reporting.findings import COLUMNS, findings_rows
 
@@ -291,7 +306,72 @@ def findings(
             records = findings_rows(con, year, participant)
     except duckdb.Error as exc:
         _fail(f"Cannot read the findings in {database}:", str(exc))
-    output.print_rows(Rows.of_dicts(records, COLUMNS), fmt, output.findings_table)
+    output.print_rows(
+        Rows.of_dicts(records, COLUMNS), fmt, output.findings_table, output_path, "findings"
+    )
+
+
+@app.command()
+def export(
+    participant: Annotated[str, typer.Option(help="Participant code, e.g. SE or GB-ENG.")],
+    output_path: Output = None,
+    release: Release = None,
+    fmt: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format",
+            case_sensitive=False,
+            help="xlsx (default: a workbook with a README sheet), csv (one file per sheet "
+            "into the --output folder), json, or table.",
+        ),
+    ] = OutputFormat.xlsx,
+) -> None:
+    """A member's own slice of a release: its values, its positions and the benchmarks."""
+    from publishing.reference import flags_from_manifest
+    from publishing.xlsx_export import (
+        PARTICIPANT_SHEETS,
+        disclosure_text,
+        participant_sheets,
+        release_readme,
+    )
+
+    _check_output(fmt, output_path)
+    if fmt is OutputFormat.csv and output_path is None:
+        _fail("A csv export writes one file per sheet: give --output FOLDER.")
+    from orchestration.instance import configure_environment
+
+    home = configure_environment()
+    chosen = _release(home, release)
+    code = participant.strip().upper()
+    sheets = participant_sheets(chosen.database, code)
+    if not sheets[0].rows and not sheets[1].rows:
+        _fail(f"No values of participant {participant!r} in release {chosen.release_id}.")
+    named = [(s.name, Rows(s.columns, s.rows)) for s in sheets]
+    if fmt is OutputFormat.xlsx:
+        thresholds = chosen.manifest.get("disclosure") or {}
+        readme = release_readme(
+            chosen.manifest,
+            list(PARTICIPANT_SHEETS),
+            {name: what for name, (what, _) in PARTICIPANT_SHEETS.items()},
+            [(f.flag, f.meaning, f.description) for f in flags_from_manifest(chosen.manifest)],
+            disclosure_text(thresholds["suppress_max"], thresholds["round_to"])
+            if thresholds
+            else "",
+            participant=code,
+        )
+        output.write_xlsx(named, output_path, readme)
+    elif fmt is OutputFormat.csv:
+        output_path.mkdir(parents=True, exist_ok=True)
+        for name, rows in named:
+            output.print_rows(rows, fmt, output=output_path / f"{name}.csv")
+    elif fmt is OutputFormat.json:
+        output.print_json_to({name: rows.dicts() for name, rows in named}, output_path)
+    else:
+        output.print_tables([output.titled(name)(rows) for name, rows in named], output_path)
+    if output_path is not None:
+        output.say(
+            f"{code}'s slice of release {chosen.release_id} written to ", (str(output_path), "bold")
+        )
 
 
 @app.command()
@@ -299,6 +379,7 @@ def diff(
     old: Annotated[str, typer.Argument(help="Older release: an id, `previous` or `current`.")],
     new: Annotated[str, typer.Argument(help="Newer release: an id, `previous` or `current`.")],
     fmt: Format = OutputFormat.table,
+    output_path: Output = None,
 ) -> None:
     """List indicator values added, removed and changed between two releases."""
     from dataclasses import astuple
@@ -306,12 +387,15 @@ def diff(
     from orchestration.instance import configure_environment
     from publishing.diff import COLUMNS, diff_releases
 
+    _check_output(fmt, output_path)
     home = configure_environment()
     try:
         changes = diff_releases(home, old, new)
     except LookupError as exc:
         _fail(_sentence(str(exc)), "See `mhbench releases`.")
-    output.print_rows(Rows.of(COLUMNS, map(astuple, changes)), fmt, output.changes_table)
+    output.print_rows(
+        Rows.of(COLUMNS, map(astuple, changes)), fmt, output.changes_table, output_path, "changes"
+    )
 
 
 # --------------------------------------------------------------------------- collection workflow

@@ -1,10 +1,13 @@
-"""Everything the mhbench command prints goes through here: tables, CSV, JSON, messages.
+"""Everything the mhbench command prints goes through here: tables, CSV, JSON, xlsx, messages.
 
 - Formats: `OutputFormat` is the type of every `--format` option. typer refuses any other
   value itself (exit 2, naming the allowed ones), so no command checks a format by hand.
 - Rows: a command hands over `Rows` (column names and values) and the format; `print_rows`
-  draws a rich table, or writes CSV or JSON to stdout. A command may give its own table
-  (styles, a title); CSV and JSON are always the same plain columns.
+  draws a rich table, or writes CSV, JSON or an xlsx workbook, to stdout or to `--output`.
+  A command may give its own table (styles, a title); CSV, JSON and xlsx are always the
+  same plain columns. xlsx is binary: it needs `--output FILE` or a redirected stdout
+  (`xlsx_needs_a_file` says when a command must refuse); its cells follow
+  `publishing.xlsx_export` (typed, text never a formula), the one home of those rules.
 - CSV: one writer, `write_csv`. Text a spreadsheet would run as a formula gets a leading
   quote (`runtime.spreadsheet.formula_safe`, the one home of that rule); numbers stay
   numbers, so `-3` is never quoted.
@@ -17,16 +20,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from rich.console import Console
@@ -47,9 +52,14 @@ class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
+    xlsx = "xlsx"
 
 
-FORMAT_HELP = "Output format: table (for people), csv (for spreadsheets) or json."
+FORMAT_HELP = (
+    "Output format: table (for people), csv (for spreadsheets), json, or xlsx (an Excel "
+    "workbook: give --output FILE.xlsx or redirect stdout)."
+)
+XLSX_NEEDS_A_FILE = "xlsx is a binary workbook: give --output FILE.xlsx or redirect stdout."
 
 console = Console()
 err_console = Console(stderr=True)
@@ -185,6 +195,11 @@ def print_json(data: object) -> None:
     sys.stdout.write(json_text(data) + "\n")
 
 
+def print_json_to(data: object, output: Path | None) -> None:
+    with _text_target(output) as file:
+        file.write(json_text(data) + "\n")
+
+
 def plain_table(rows: Rows, title: str | None = None) -> Table:
     """Every column as it is; numeric columns right-aligned; an empty cell for missing."""
     table = Table(title=Text(title) if title else None, header_style="bold")
@@ -199,21 +214,69 @@ def plain_table(rows: Rows, title: str | None = None) -> Table:
     return table
 
 
+def xlsx_needs_a_file(fmt: OutputFormat, output: Path | None) -> bool:
+    """True when xlsx would go to a terminal: the command refuses (exit 2) before working."""
+    return fmt is OutputFormat.xlsx and output is None and sys.stdout.isatty()
+
+
+def write_xlsx(sheets: Sequence[tuple[str, Rows]], output: Path | None, readme=None) -> None:
+    """A workbook of `sheets` (name, rows) to `output`, or to stdout as bytes."""
+    from publishing.xlsx_export import Sheet, write_workbook
+
+    tables = [Sheet(name, rows.columns, rows.values) for name, rows in sheets]
+    if output is not None:
+        write_workbook(output, tables, readme)
+    else:
+        write_workbook(sys.stdout.buffer, tables, readme)
+        sys.stdout.buffer.flush()
+
+
 def print_rows(
     rows: Rows,
     fmt: OutputFormat,
     table: Callable[[Rows], RenderableType] = plain_table,
+    output: Path | None = None,
+    sheet: str = "rows",
 ) -> None:
-    """`rows` in the chosen format: the table on the console, CSV or JSON on stdout."""
-    if fmt is OutputFormat.csv:
-        write_csv(rows, sys.stdout)
-    elif fmt is OutputFormat.json:
-        print_json(rows.dicts())
-    else:
-        console.print(table(rows))
+    """`rows` in the chosen format: the table on the console, CSV, JSON or xlsx on stdout,
+    or any of them into `output`."""
+    if fmt is OutputFormat.xlsx:
+        write_xlsx([(sheet, rows)], output)
+        return
+    with _text_target(output) as file:
+        if fmt is OutputFormat.csv:
+            write_csv(rows, file)
+        elif fmt is OutputFormat.json:
+            file.write(json_text(rows.dicts()) + "\n")
+        elif output is not None:
+            Console(file=file, width=200).print(table(rows))
+        else:
+            console.print(table(rows))
+
+
+def print_tables(tables: Sequence[RenderableType], output: Path | None = None) -> None:
+    """Several tables one after another, on the console or into `output`."""
+    with _text_target(output) as file:
+        target = console if output is None else Console(file=file, width=200)
+        for table in tables:
+            target.print(table)
+
+
+@contextlib.contextmanager
+def _text_target(output: Path | None) -> Iterator[IO[str]]:
+    if output is None:
+        yield sys.stdout
+        return
+    with output.open("w", encoding="utf-8", newline="") as file:
+        yield file
 
 
 # -- the tables of the commands ----------------------------------------------------------
+
+
+def titled(title: str) -> Callable[[Rows], RenderableType]:
+    """The plain table of `rows`, with a title (a sheet of `mhbench export`)."""
+    return lambda rows: plain_table(rows, title)
 
 
 def query_table(rows: Rows) -> RenderableType:

@@ -133,3 +133,19 @@ def team_marts() -> tuple[str, ...]:
     """The marts built for the team in the warehouse and never published (meta published:
     false): the collection status and the queries."""
     return _marts(published=False)
+def mart_descriptions() -> dict[str, str]:
+    """Each mart's description, from its yml (the README sheet of the release workbook)."""
+    manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
+    return {
+        node["name"]: " ".join((node.get("description") or "").split())
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["fqn"][1:2] == ["marts"]
+    }
+
+
+def project_vars() -> dict:
+    """The `vars:` of dbt_project.yml (disclosure thresholds, the SDMX agency and version)."""
+    import yaml
+
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    return dict(project.get("vars") or {})

@@ -1,4 +1,11 @@
-"""The marts of the build warehouse, copied into a release: DuckDB, Parquet and CSV.
+"""The marts of the build warehouse, copied into a release: DuckDB, Parquet and CSV; then
+the exports written from the release's own DuckDB: SDMX for partner agencies
+(`publishing/sdmx.py`) and the workbook for members (`publishing/xlsx_export.py`).
+
+The release database is written in DuckDB's v1.4.0 storage format (`RELEASE_STORAGE_VERSION`),
+not the newest one of the duckdb the pipeline runs: analysts open it with the client they
+have (R, Python, DBeaver, BI connectors), and DuckDB 1.4 and later read that format, while
+a file in duckdb 2.0's own format is refused by every 1.x client ("version number 999").
 
 Text that a spreadsheet would run as a formula gets a leading quote in every CSV
 (`runtime.spreadsheet.FORMULA_START`, the one home of that rule).
@@ -7,14 +14,18 @@ Text that a spreadsheet would run as a formula gets a leading quote in every CSV
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from publishing.sdmx import SDMX_DIR, SdmxSettings
 from runtime.home import Home
 from runtime.spreadsheet import FORMULA_START_SQL_PATTERN
 
 RELEASE_DB = "mhbench.duckdb"
 # The field names of a DuckDB STRUCT type as information_schema spells it (names may be quoted).
 _STRUCT_FIELD = re.compile(r'[(,]\s*("[^"]+"|\w+)\s')
+# The oldest DuckDB that opens a release (README: "Which DuckDB opens a release").
+RELEASE_STORAGE_VERSION = "v1.4.0"
 
 
 def csv_safe_select(con, table: str, schema: str = "marts") -> str:
@@ -66,7 +77,12 @@ def copy_marts(home: Home, staging: Path, marts: list[str]) -> tuple[dict, list[
     import duckdb
 
     row_counts = {}
-    with duckdb.connect(str(staging / RELEASE_DB)) as con:
+    with duckdb.connect() as con:
+        # An explicit storage version: the default of duckdb 2.x is a format 1.x cannot read.
+        con.execute(
+            f"attach '{staging / RELEASE_DB}' as release (storage_version '{RELEASE_STORAGE_VERSION}')"
+        )
+        con.execute("use release")
         con.execute(f"attach '{home.warehouse}' as build (read_only)")
         con.execute("create schema marts")
         for mart in marts:
@@ -97,5 +113,70 @@ def copy_marts(home: Home, staging: Path, marts: list[str]) -> tuple[dict, list[
             ).fetchall()
         ]
         con.execute("detach build")
-        con.execute("checkpoint")
+        con.execute("checkpoint release")
+        con.execute("use memory")
+        con.execute("detach release")
     return row_counts, submissions
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """What the exports of a release need from the project: the SDMX agency and version,
+    the disclosure thresholds (dbt vars), what each mart holds (its dbt description), and
+    whether the release is a draft (a DRAFT watermark in the workbook)."""
+
+    sdmx: SdmxSettings
+    suppress_max: int
+    round_to: int
+    mart_descriptions: dict[str, str] = field(default_factory=dict)
+    draft: bool = False
+
+    @classmethod
+    def from_dbt_vars(
+        cls, dbt_vars: dict, mart_descriptions: dict[str, str] | None = None, draft: bool = False
+    ) -> ExportSettings:
+        return cls(
+            sdmx=SdmxSettings.from_dbt_vars(dbt_vars),
+            suppress_max=int(dbt_vars["suppress_max"]),
+            round_to=int(dbt_vars["round_to"]),
+            mart_descriptions=dict(mart_descriptions or {}),
+            draft=draft,
+        )
+
+
+def write_exports(
+    home: Home, staging: Path, marts: list[str], manifest: dict, settings: ExportSettings
+) -> dict:
+    """Write SDMX and the workbook into the release being built; records in `manifest` the
+    flags and the disclosure thresholds they document, and returns what was written."""
+    from publishing.reference import flags_to_manifest, read_flags
+    from publishing.sdmx import write_sdmx
+    from publishing.xlsx_export import (
+        disclosure_text,
+        release_readme,
+        release_workbook_name,
+        write_release_workbook,
+    )
+
+    flags = read_flags(home.warehouse)
+    manifest["flags"] = flags_to_manifest(flags)
+    manifest["disclosure"] = {"suppress_max": settings.suppress_max, "round_to": settings.round_to}
+    observations = write_sdmx(staging / RELEASE_DB, flags, staging / SDMX_DIR, settings.sdmx)
+    workbook = release_workbook_name(manifest["release_id"])
+    readme = release_readme(
+        manifest,
+        marts,
+        settings.mart_descriptions,
+        [(f.flag, f.meaning, f.description) for f in flags],
+        disclosure_text(settings.suppress_max, settings.round_to),
+        draft=settings.draft,
+    )
+    write_release_workbook(staging / RELEASE_DB, staging / workbook, marts, readme)
+    return {
+        "sdmx": {
+            "agency_id": settings.sdmx.agency_id,
+            "version": settings.sdmx.version,
+            "observations": {f"{SDMX_DIR}/{name}": n for name, n in observations.items()},
+        },
+        "xlsx": workbook,
+    }

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from publishing.exports import RELEASE_DB, copy_marts
+from publishing.exports import RELEASE_DB, ExportSettings, copy_marts, write_exports
 from publishing.gx_docs import GX_DOCS_DIR, GX_DOCS_INDEX, copy_data_docs, released_checks
 from publishing.manifest import code_version, dictionary_version
 from runtime.home import Home
@@ -51,6 +51,7 @@ PAUSE_ENV = "MHBENCH_PUBLISH_PAUSE_AT"
 PUBLISH_STAGES = (
     "after-mkdir",  # empty .incoming-<id>/ exists
     "after-copy",  # DuckDB, Parquet and CSV written in .incoming-<id>/
+    "after-exports",  # SDMX and the workbook written (when the publish has exports)
     "after-manifest",  # manifest.json written, not yet fsynced
     "after-fsync",  # every file of .incoming-<id>/ on disk
     "after-rename",  # releases/<id>/ complete, current not yet switched
@@ -170,6 +171,7 @@ def build_release(
     gx_docs: Path | None = None,
     kind: str = "final",
     scope: dict | None = None,
+    exports: ExportSettings | None = None,
 ) -> Release:
     """Copy the marts of the build warehouse into a new release and make it current.
 
@@ -187,6 +189,9 @@ def build_release(
     docs/dbt/index.html. `gx_docs` is the Great Expectations Data Docs site of the gate
     run that decided this release, shipped as docs/gx/ (index.html); a check's
     `data_docs` page must be in it, and the manifest records it as its path in the release.
+    `exports` (the release asset passes them) adds SDMX (sdmx/) and the workbook
+    (mhbench-<id>.xlsx), written from the release's own DuckDB; the manifest's `exports`
+    says what was written.
     """
     if kind not in ("final", "draft"):
         raise ValueError(f"release kind must be final or draft, not {kind!r}")
@@ -232,6 +237,9 @@ def build_release(
         }
         if scope is not None:
             manifest["participant_years"] = scope
+        if exports is not None:
+            manifest["exports"] = write_exports(home, staging, marts, manifest, exports)
+            _pause_point("after-exports")
         # The pages are part of the release (hashed in the manifest's files).
         if pages is not None:
             pages(staging, manifest)

@@ -33,6 +33,7 @@ from orchestration.defs.quality import (
     gate_data_docs_pages,
 )
 from orchestration.defs.resources import (
+    DRAFT,
     DUCKDB_WRITER_POOL,
     FINAL,
     HomeResource,
@@ -170,8 +171,9 @@ def gate_results(instance: dg.DagsterInstance, run_id: str | None = None) -> lis
     owners=["team:data-engineering"],
     pool=DUCKDB_WRITER_POOL,
     description=(
-        "An immutable release folder (DuckDB, Parquet, CSV, manifest, quality report, dbt docs "
-        "and the Great Expectations Data Docs of the gate) of the marts, published only when "
+        "An immutable release folder (DuckDB, Parquet, CSV, SDMX, an Excel workbook, manifest, "
+        "quality report, dbt docs and the Great Expectations Data Docs of the gate) of the "
+        "marts, published only when "
         "every gate check passed in the same run; releases/current then points at it."
     ),
 )
@@ -180,7 +182,8 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
 
     from expectations.drift import drift_summary
     from ingestion.registry import mark_published
-    from orchestration.dbt_manifest import generate_docs
+    from orchestration.dbt_manifest import generate_docs, mart_descriptions, project_vars
+    from publishing.exports import ExportSettings
     from publishing.store import DBT_DOCS_INDEX, GX_DOCS_INDEX, build_release, current_release
     from reporting.release_pages import QUALITY_FILE, REPORT_FILE, release_page_writer
 
@@ -224,6 +227,9 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
             gx_docs=gx_site.site_dir,
             kind=kind,
             scope=scope,
+            exports=ExportSettings.from_dbt_vars(
+                project_vars(), mart_descriptions(), draft=kind == DRAFT
+            ),
         )
     packs = []
     if kind == FINAL:

@@ -27,7 +27,7 @@ from tests.conftest import run_mhbench
 
 pytestmark = pytest.mark.e2e
 
-FORMATS = ("table", "csv", "json")
+FORMATS = ("table", "csv", "json", "xlsx")
 FINDINGS_COLUMNS = (
     "participant_code",
     "collection_year",
@@ -96,6 +96,38 @@ def table_rows(text: str, sep: str = "") -> list[list[str]]:
 def flat(text: str) -> str:
     """Text without rich's box frame, on one line (typer's error box wraps at 80)."""
     return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
+
+
+def xlsx_records(path: Path, sheet: str) -> list[dict]:
+    """A sheet of a workbook as records (header row = keys); an empty cell is None."""
+    import openpyxl
+
+    rows = list(openpyxl.load_workbook(path, read_only=True)[sheet].iter_rows(values_only=True))
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+
+def same_records(got: list[dict], want: list[dict]) -> bool:
+    """Records equal as an xlsx cell keeps them: a float to 16 significant digits
+    (XlsxWriter), a whole float may read back as an int, an instant (a day fraction) to
+    the millisecond; `want` may give instants as ISO strings (JSON)."""
+
+    def same(a, b) -> bool:
+        if isinstance(b, float) and isinstance(a, int | float) and not isinstance(a, bool):
+            return math.isclose(a, b, rel_tol=1e-15)
+        if isinstance(a, datetime) and isinstance(b, str | datetime):
+            b = datetime.fromisoformat(b) if isinstance(b, str) else b
+            return abs((a - b.replace(tzinfo=None)).total_seconds()) < 0.001
+        if isinstance(a, str) and isinstance(b, str) and a != b:
+            try:  # the JSON of a row gives an instant as text; the sheet as a datetime
+                return same(datetime.fromisoformat(a), b)
+            except ValueError:
+                return False
+        return a == b
+
+    return len(got) == len(want) and all(
+        g.keys() == w.keys() and all(same(g[k], w[k]) for k in w)
+        for g, w in zip(got, want, strict=True)
+    )
 
 
 def release_db(home: Path) -> Path:
@@ -226,6 +258,7 @@ def test_validate_of_a_missing_file_names_it(tmp_path):
         ["findings", "--year", "2024"],
         ["diff", "previous", "current"],
         ["releases"],
+        ["export", "--participant", "SE"],
     ],
     ids=lambda args: args[0],
 )
@@ -236,19 +269,23 @@ def test_an_unknown_format_is_a_usage_error_naming_the_formats(tmp_path, args):
     message = flat(completed.stderr)
     assert f"Usage: mhbench {args[0]}" in message
     assert "Invalid value for '--format'" in message
-    assert "'xml' is not one of 'table', 'csv', 'json'" in message
+    assert "'xml' is not one of 'table', 'csv', 'json', 'xlsx'" in message
 
 
 def test_help_of_every_command_reads_well(tmp_path):
     main = run_mhbench(tmp_path / "home", "--help").stdout
     commands = ("sample", "template", "validate", "run", "releases", "query", "report")
-    for command in (*commands, "findings", "diff"):
+    for command in (*commands, "findings", "diff", "export"):
         assert command in main
         page = flat(run_mhbench(tmp_path / "home", command, "--help").stdout)
         assert f"Usage: mhbench {command}" in page
         if command in ("query", "findings", "diff", "releases"):
-            assert "--format" in page and "table|csv|json" in page
-            assert "Output format: table (for people), csv (for spreadsheets) or json." in page
+            assert "--format" in page and "table|csv|json|xlsx" in page
+            assert (
+                "Output format: table (for people), csv (for spreadsheets), json, or xlsx" in page
+            )
+        if command == "export":
+            assert "--participant" in page and "table|csv|json|xlsx" in page
 
 
 def test_commands_on_a_home_without_a_release_say_what_to_do(tmp_path):
@@ -554,6 +591,9 @@ def test_diff_in_every_format_is_the_difference_of_the_releases(two_releases):
     assert as_json == expected
     as_csv = parse_csv(run_mhbench(home, "diff", old, NEW_RELEASE, "--format", "csv").stdout)
     assert as_csv == [{k: as_csv_text(v) for k, v in c.items()} for c in expected]
+    workbook = home / "diff.xlsx"
+    run_mhbench(home, "diff", old, NEW_RELEASE, "--format", "xlsx", "-o", str(workbook))
+    assert same_records(xlsx_records(workbook, "changes"), expected)
 
     table = run_mhbench(home, "diff", "previous", "current").stdout
     rows = table_rows(table)

@@ -245,8 +245,13 @@ PUBLISH_SCRIPT = textwrap.dedent(
     import sys
     from pathlib import Path
     from runtime.home import Home
+    from orchestration.dbt_manifest import project_vars
+    from publishing.exports import ExportSettings
     from publishing.store import build_release
-    build_release(Home(Path(sys.argv[1])), sys.argv[2].split(","), [], release_id=sys.argv[3])
+    build_release(
+        Home(Path(sys.argv[1])), sys.argv[2].split(","), [], release_id=sys.argv[3],
+        exports=ExportSettings.from_dbt_vars(project_vars()),
+    )
     """
 )
 

@@ -50,8 +50,8 @@ def consoles(monkeypatch) -> tuple[Console, Console]:
 # -- formats -----------------------------------------------------------------------------
 
 
-def test_the_formats_are_an_enum_of_three():
-    assert [f.value for f in OutputFormat] == ["table", "csv", "json"]
+def test_the_formats_are_an_enum_of_four():
+    assert [f.value for f in OutputFormat] == ["table", "csv", "json", "xlsx"]
     assert OutputFormat("csv") is OutputFormat.csv and isinstance(OutputFormat.csv, str)
 
 
@@ -67,6 +67,7 @@ def _flat(text: str) -> str:
         ["findings", "--year", "2024"],
         ["diff", "previous", "current"],
         ["releases"],
+        ["export", "--participant", "SE"],
     ],
     ids=lambda a: a[0],
 )
@@ -75,14 +76,14 @@ def test_an_unknown_format_is_a_usage_error_naming_the_formats(args):
     assert result.exit_code == 2
     message = _flat(result.stderr)
     assert "Invalid value for '--format'" in message
-    assert "'xml' is not one of 'table', 'csv', 'json'" in message
+    assert "'xml' is not one of 'table', 'csv', 'json', 'xlsx'" in message
     assert result.stdout == ""
 
 
 def test_format_names_are_case_insensitive_and_shown_in_help():
     result = CliRunner().invoke(app, ["query", "--help"])
     assert result.exit_code == 0
-    assert "table|csv|json" in result.stdout
+    assert "table|csv|json|xlsx" in result.stdout
 
 
 # -- CSV: the one writer -----------------------------------------------------------------
