@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def mhbench_env(home: Path) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("MHBENCH_DAGSTER_PG", None)  # SQLite unless a test asks for PostgreSQL itself
     env.update(
         MHBENCH_HOME=str(home),
         DAGSTER_HOME=str(home / "dagster"),
@@ -177,8 +178,9 @@ def pytest_collection_modifyitems(config, items) -> None:
     items.sort(key=lambda item: _group(item) not in SLOW_GROUPS_FIRST)
 
 
-# The groups that take minutes (signals at every stage of a cycle; a real dagster dev).
-SLOW_GROUPS_FIRST = ("crash_recovery", "daemon")
+# The groups that take minutes (signals at every stage of a cycle; a real dagster dev; a
+# cycle and a daemon on PostgreSQL).
+SLOW_GROUPS_FIRST = ("crash_recovery", "daemon", "pg")
 
 
 def _group(item) -> str | None:
