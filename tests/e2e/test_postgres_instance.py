@@ -133,7 +133,8 @@ def test_the_annual_cycle_on_postgres_instance_storage(pg, cycle, tmp_path):
     assert (status, count) == ("SUCCESS", 1)
     [(events,)] = _pg_rows(pg, "cycle", "select count(*) from event_logs")
     assert events > 100
-    assert _pg_rows(pg, "cycle", "select limit_value from concurrency_limits") == [(1,)]
+    limits = 'select concurrency_key, "limit" from concurrency_limits'
+    assert _pg_rows(pg, "cycle", limits) == [("duckdb_writer", 1)]
     assert not list((home.root / "dagster").rglob("*.db")), "no SQLite storage beside it"
     config = (home.root / "dagster" / "dagster.yaml").read_text()
     assert "env: MHBENCH_DAGSTER_PG" in config and str(pg.port) not in config
