@@ -97,7 +97,8 @@ DAGSTER_YAML = render_dagster_yaml()
 
 
 class DagsterYamlError(Exception):
-    """dagster.yaml exists but cannot be read as a mapping: it is left untouched."""
+    """dagster.yaml cannot be read as a mapping, or its settings contradict the environment
+    (MHBENCH_DAGSTER_PG beside per-kind storage sections): it is left untouched."""
 
 
 def update_dagster_yaml(config: Path, environ: Mapping[str, str] | None = None) -> bool:
