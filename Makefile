@@ -16,6 +16,7 @@ UV := python3 -m uv
 RUN := $(UV) run --frozen
 
 .PHONY: help setup demo test lint format ui bench clean
+.PHONY: pg-up pg-down demo-pg
 
 help:
 	@echo "make demo   - install, generate sample returns, run the annual cycle, publish a release"
@@ -24,6 +25,8 @@ help:
 	@echo "make bench  - time the annual cycle and the import floor"
 	@echo "make lint   - ruff check and format check"
 	@echo "make clean  - remove $(MHBENCH_HOME) and build outputs"
+	@echo "make pg-up / pg-down - a throwaway PostgreSQL on 127.0.0.1 for the Dagster instance"
+	@echo "make demo-pg - make demo with the Dagster instance on that PostgreSQL"
 
 setup: .venv/.mhbench-installed .venv-clients/.installed
 
@@ -78,3 +81,15 @@ bench: setup
 
 clean:
 	rm -rf "$(MHBENCH_HOME)" dbt_project/target dbt_project/logs
+
+# The Dagster instance on PostgreSQL (README, "Running on more than one machine"): a throwaway
+# server from Debian's postgresql (initdb/pg_ctl) in $TMPDIR/mhbench-pg; pg-up prints the
+# MHBENCH_DAGSTER_PG to export.
+pg-up: setup
+	$(RUN) python scripts/pg_server.py up
+
+pg-down: setup
+	$(RUN) python scripts/pg_server.py down
+
+demo-pg: pg-up
+	MHBENCH_DAGSTER_PG=$$($(RUN) python scripts/pg_server.py url) $(MAKE) demo

@@ -51,6 +51,24 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:].rstrip(".") + "."
 
 
+def _instance_environment() -> Home:
+    """configure_environment() for a command that opens the Dagster instance: PostgreSQL
+    unreachable (or dagster.yaml unreadable) is a clear error and exit 2, not a traceback."""
+    from orchestration.instance import (
+        DagsterYamlError,
+        InstanceStorageError,
+        check_instance_storage,
+        configure_environment,
+    )
+
+    try:
+        home = configure_environment()
+        check_instance_storage(Path(os.environ["DAGSTER_HOME"]))
+    except (DagsterYamlError, InstanceStorageError) as exc:
+        _fail("The Dagster instance cannot be opened.", str(exc))
+    return home
+
+
 def _release(home: Home, ref: str | None, hint: str = "see `mhbench releases`"):
     """A release (an id, `current` or `previous`), or a clear error and exit 2."""
     from publishing.store import resolve_release
@@ -147,10 +165,9 @@ def run(
     release was published.
     """
     from cli.cycle import ConsoleCycleDisplay, print_summary
-    from orchestration.instance import configure_environment
     from orchestration.run_cycle import CycleStopped, run_annual_cycle
 
-    home = configure_environment()
+    home = _instance_environment()
     terminal, terminal_err = output.terminal_consoles()
     try:
         outcome = run_annual_cycle(home, ConsoleCycleDisplay(terminal), draft=draft)
@@ -180,9 +197,8 @@ def reclaim(
     from dagster import DagsterInstance
 
     from orchestration.dead_runs import ReclaimRefused, reclaim_by_hand
-    from orchestration.instance import configure_environment
 
-    configure_environment()
+    _instance_environment()
     with DagsterInstance.get() as instance:
         try:
             reclaimed = reclaim_by_hand(instance, run_id.strip(), by.strip() or getpass.getuser())

@@ -12,7 +12,10 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import yaml
 
@@ -25,6 +28,9 @@ OWNED_SETTINGS: dict = {
     # One writer at a time on the build warehouse (pool duckdb_writer: ingestion, dbt, the gate
     # checks and publish).
     "concurrency": {"pools": {"default_limit": 1}},
+    # The daemon dequeues runs, so a run waits for the pool instead of failing on the lock
+    # (Dagster's default for a dagster.yaml instance; written down so that it stays so).
+    "run_coordinator": {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator"},
     # A run whose worker died must not hold the warehouse: the daemon fails a run stuck in
     # STARTING, marks one stuck in CANCELING canceled, and frees the slots of a run that
     # ended. (A worker killed while STARTED is found by orchestration/dead_runs.py.)
@@ -37,9 +43,20 @@ OWNED_SETTINGS: dict = {
     },
 }
 _HEADER = (
-    "# Written by mhbench. It owns the sections telemetry, concurrency.pools.default_limit and\n"
-    "# run_monitoring (brought up to date on every start); every other setting is yours and kept.\n"
+    "# Written by mhbench. It owns the sections telemetry, concurrency.pools.default_limit,\n"
+    "# run_coordinator.class and run_monitoring, and storage while MHBENCH_DAGSTER_PG is set\n"
+    "# (brought up to date on every start); every other setting is yours and kept.\n"
 )
+
+# The Dagster instance on PostgreSQL: the database's URL, read by every Dagster process.
+PG_ENV = "MHBENCH_DAGSTER_PG"
+# Its scheme names the driver dagster-postgres comes with: SQLAlchemy 2.1 would otherwise
+# take postgresql:// for psycopg 3.
+PG_SCHEME = "postgresql+psycopg2"
+# Run, event-log and schedule storage in that database (dagster-postgres).
+PG_STORAGE: dict = {"postgres": {"postgres_url": {"env": PG_ENV}}}
+# Per-kind storage sections of older dagster.yaml files; Dagster refuses them beside `storage`.
+_LEGACY_STORAGE = ("run_storage", "event_log_storage", "schedule_storage")
 
 
 def _merge(current: dict, owned: dict) -> dict:
@@ -53,9 +70,26 @@ def _merge(current: dict, owned: dict) -> dict:
     return merged
 
 
-def render_dagster_yaml(current: dict | None = None) -> str:
-    """dagster.yaml with the platform's sections up to date over `current` (a parsed file)."""
-    return _HEADER + yaml.safe_dump(_merge(current or {}, OWNED_SETTINGS), sort_keys=False)
+def _owned(current: dict, environ: Mapping[str, str]) -> dict:
+    """`current` with the platform's sections set, for this environment."""
+    merged = _merge(current, OWNED_SETTINGS)
+    if environ.get(PG_ENV):
+        legacy = [key for key in _LEGACY_STORAGE if key in merged]
+        if legacy:
+            raise DagsterYamlError(
+                f"{PG_ENV} is set, but dagster.yaml also names its own {', '.join(legacy)}: "
+                "remove those sections, the instance's storage is then PostgreSQL"
+            )
+        merged["storage"] = copy.deepcopy(PG_STORAGE)  # replaced whole: one kind of storage
+    return merged
+
+
+def render_dagster_yaml(
+    current: dict | None = None, environ: Mapping[str, str] | None = None
+) -> str:
+    """dagster.yaml with the platform's sections up to date over `current` (a parsed file).
+    Without `environ`: as for an environment without MHBENCH_DAGSTER_PG (SQLite)."""
+    return _HEADER + yaml.safe_dump(_owned(current or {}, environ or {}), sort_keys=False)
 
 
 # A fresh instance's dagster.yaml (tests and benchmarks write it into homes of their own).
@@ -63,11 +97,18 @@ DAGSTER_YAML = render_dagster_yaml()
 
 
 class DagsterYamlError(Exception):
-    """dagster.yaml exists but cannot be read as a mapping: it is left untouched."""
+    """dagster.yaml cannot be read as a mapping, or its settings contradict the environment
+    (MHBENCH_DAGSTER_PG beside per-kind storage sections): it is left untouched."""
 
 
-def update_dagster_yaml(config: Path) -> bool:
-    """Bring the platform's sections of `config` up to date; whether the file changed."""
+def update_dagster_yaml(config: Path, environ: Mapping[str, str] | None = None) -> bool:
+    """Bring the platform's sections of `config` up to date; whether the file changed.
+
+    With MHBENCH_DAGSTER_PG set (in `environ`, default os.environ) its storage becomes
+    PostgreSQL; without it the storage section is left as it is (a home already moved to
+    PostgreSQL is not moved back by a process that lacks the variable:
+    `check_instance_storage` says so instead)."""
+    environ = os.environ if environ is None else environ
     current: dict = {}
     if config.exists():
         text = config.read_text(encoding="utf-8")
@@ -77,12 +118,12 @@ def update_dagster_yaml(config: Path) -> bool:
             raise DagsterYamlError(f"{config} is not valid YAML: {exc}") from exc
         if not isinstance(current, dict):
             raise DagsterYamlError(f"{config} should hold a mapping of settings")
-        if _merge(current, OWNED_SETTINGS) == current:
+        if _owned(current, environ) == current:
             return False
     mode = config.stat().st_mode & 0o777 if config.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=config.parent, prefix=".dagster.yaml.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(render_dagster_yaml(current))
+        fh.write(render_dagster_yaml(current, environ))
     os.chmod(tmp, mode)
     os.replace(tmp, config)
     return True
@@ -106,3 +147,79 @@ def configure_environment() -> Home:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     ensure_dagster_home(home)
     return home
+
+
+class InstanceStorageError(Exception):
+    """The instance's storage cannot be used: PostgreSQL unreachable, or not configured here."""
+
+
+@dataclass(frozen=True)
+class PgAddress:
+    host: str
+    port: int
+    database: str
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}, database {self.database}"
+
+
+def pg_address(url: str) -> PgAddress:
+    """Host, port and database of a PostgreSQL URL (never its password)."""
+    parts = urlsplit(url)
+    if parts.scheme != PG_SCHEME:
+        why = (
+            " (SQLAlchemy 2.1 reads postgresql:// as the psycopg 3 driver; dagster-postgres "
+            "installs psycopg2)"
+            if parts.scheme in ("postgresql", "postgres")
+            else ""
+        )
+        raise InstanceStorageError(
+            f"{PG_ENV} should be a URL like {PG_SCHEME}://user:password@host:5432/dagster; "
+            f"it starts with {parts.scheme or 'no scheme'}://{why}"
+        )
+    try:
+        port = parts.port or 5432
+    except ValueError as exc:
+        raise InstanceStorageError(f"{PG_ENV} has an invalid port: {exc}") from None
+    return PgAddress(parts.hostname or "localhost", port, unquote(parts.path.lstrip("/")) or "?")
+
+
+def _uses_pg_env(config: Path) -> bool:
+    try:
+        settings = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(settings, dict) and settings.get("storage") == PG_STORAGE
+
+
+def check_instance_storage(
+    dagster_home: Path, environ: Mapping[str, str] | None = None, timeout: float = 5.0
+) -> PgAddress | None:
+    """Before opening the instance: PostgreSQL's address when it is the storage (None for
+    SQLite), or InstanceStorageError with a message for a person, naming host and port."""
+    environ = os.environ if environ is None else environ
+    url = environ.get(PG_ENV)
+    if not url:
+        if _uses_pg_env(dagster_home / "dagster.yaml"):
+            raise InstanceStorageError(
+                f"{dagster_home / 'dagster.yaml'} keeps the Dagster instance in PostgreSQL, "
+                f"whose URL is read from {PG_ENV}, and {PG_ENV} is not set here. Set it (as for "
+                "the daemon and the webservers), or delete the storage section of that file to "
+                "go back to SQLite (the runs recorded in PostgreSQL stay there)."
+            )
+        return None
+    address = pg_address(url)
+    import psycopg2
+
+    try:
+        libpq_url = "postgresql" + url[len(PG_SCHEME) :]  # libpq knows no driver names
+        psycopg2.connect(libpq_url, connect_timeout=max(1, round(timeout))).close()
+    except psycopg2.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = reason.split(" failed: ", 1)[-1]
+        raise InstanceStorageError(
+            f"Cannot reach the Dagster instance's PostgreSQL at {address} (from {PG_ENV}): "
+            f"{reason}. Is the server running and accepting TCP connections on that host "
+            "and port?"
+        ) from None
+    return address

@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def mhbench_env(home: Path) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("MHBENCH_DAGSTER_PG", None)  # SQLite unless a test asks for PostgreSQL itself
     env.update(
         MHBENCH_HOME=str(home),
         DAGSTER_HOME=str(home / "dagster"),
@@ -191,8 +192,9 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 
 # The groups that take minutes (signals at every stage of a cycle; the previous version's
-# cycle and an upgrade; a real dagster dev; a participant-year's whole workflow story).
-SLOW_GROUPS_FIRST = ("crash_recovery", "upgrade", "daemon", "collection_workflow")
+# cycle and an upgrade; a real dagster dev; a cycle and a daemon on PostgreSQL; a
+# participant-year's whole workflow story).
+SLOW_GROUPS_FIRST = ("crash_recovery", "upgrade", "daemon", "pg", "collection_workflow")
 
 
 def _group(item) -> str | None:

@@ -7,15 +7,28 @@ import dagster as dg
 
 from orchestration.defs.jobs import refresh_returns_job
 from orchestration.defs.partitions import PARTICIPANTS
-from orchestration.defs.resources import HomeResource
+from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
 
 
-def _known_hashes(warehouse) -> set[str] | None:
-    """sha256 of every registered file, or None when the warehouse is busy (a writer holds it)."""
+def _warehouse_in_use(instance) -> bool:
+    """A run holds the warehouse, or one of its steps waits for it (the duckdb_writer pool)."""
+    info = instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL)
+    return bool(info.claimed_slots or info.pending_steps)
+
+
+def _known_hashes(warehouse, instance) -> set[str] | None:
+    """sha256 of every registered file, or None when the warehouse is busy.
+
+    The sensor reads outside the pool, and even a read-only connection's lock makes a
+    writer's connect fail (seen with two sensor runs under a separate daemon): so it does
+    not open the file while any run holds the pool or waits for it, and looks again at
+    the next tick. Files are never lost this way, only requested once the queue drains."""
     import duckdb
 
     if not warehouse.exists():
         return set()
+    if _warehouse_in_use(instance):
+        return None
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
             return {r[0] for r in con.execute("select file_sha256 from raw.submissions").fetchall()}
@@ -40,7 +53,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, home: HomeResource):
     paths = home.home
     # cursor: path -> [mtime, size, sha256, partition key], so unchanged files are not read again
     seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
-    known = _known_hashes(paths.warehouse)
+    known = _known_hashes(paths.warehouse, context.instance)
     if known is None:
         return dg.SkipReason("the warehouse is busy (a run is writing); will look again")
     calendar = load_calendar()

@@ -142,3 +142,35 @@ def dagster_server(
         yield server
     finally:
         stop(process)
+
+
+@dataclass
+class DagsterDaemon:
+    log: Path
+    process: subprocess.Popen
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+@contextlib.contextmanager
+def dagster_daemon(root: Path, env: dict[str, str]) -> Iterator[DagsterDaemon]:
+    """Run `dagster-daemon run` on workspace.yaml (sensors, schedules, the run queue, run
+    monitoring) on its own, as on a machine of its own, until the block ends. It serves no
+    port: a test sees it work through the instance it shares with the webservers."""
+    log = root / "dagster-daemon.log"
+    executable = Path(sys.executable).with_name("dagster-daemon")
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(executable), "run", "-w", "workspace.yaml"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        yield DagsterDaemon(log, process)
+    finally:
+        stop(process)

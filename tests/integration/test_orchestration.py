@@ -168,6 +168,32 @@ def test_inbox_sensor_requests_a_run_per_new_file_for_its_partition(home):
         ]
 
 
+def test_inbox_sensor_leaves_the_warehouse_alone_while_a_run_holds_or_awaits_it(home):
+    """Even a read-only connection's lock makes a writer's connect fail: the sensor does not
+    open build.duckdb while the duckdb_writer pool is in use, and asks again later."""
+    import duckdb
+
+    from orchestration.defs.resources import DUCKDB_WRITER_POOL
+
+    [path] = generate_sample(
+        home, participants=["SE"], years=range(2023, 2024), include_bad=False
+    ).files
+    with duckdb.connect(str(home.warehouse)) as con:
+        con.execute("create schema raw; create table raw.submissions (file_sha256 varchar)")
+    resources = {"home": HomeResource(root=str(home.root))}
+    with dg.instance_for_test() as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots(DUCKDB_WRITER_POOL, 1)
+        assert storage.claim_concurrency_slot(DUCKDB_WRITER_POOL, "run-a", "ingest").is_claimed
+        # a run's step holds the pool (between its claim and its connect): no look at the file
+        busy = inbox_sensor(dg.build_sensor_context(resources=resources, instance=instance))
+        assert isinstance(busy, dg.SkipReason) and "busy" in busy.skip_message
+
+        storage.free_concurrency_slots_for_run("run-a")
+        free = inbox_sensor(dg.build_sensor_context(resources=resources, instance=instance))
+        assert [r.run_key for r in free.run_requests] == [file_sha256(path)]
+
+
 def test_schedules_follow_the_collection_calendar():
     opens = open_collection_schedule(
         dg.build_schedule_context(scheduled_execution_time=datetime(2025, 3, 1, 6))
