@@ -431,14 +431,16 @@ AllPartitions = Annotated[
 ]
 
 
-def _workflow(action, *, wait: float | None = None):
+def _workflow(action, *, wait: float | None = None, read_only: bool = False):
     """Run one workflow action on the warehouse; refusals and a busy warehouse exit 2."""
     from runtime.home import Home
     from workflow.actions import DEFAULT_LOCK_WAIT_SECONDS, WarehouseBusy, WorkflowRefused, connect
 
     home = Home.from_env()
     try:
-        con = connect(home.warehouse, wait_seconds=wait or DEFAULT_LOCK_WAIT_SECONDS)
+        con = connect(
+            home.warehouse, wait_seconds=wait or DEFAULT_LOCK_WAIT_SECONDS, read_only=read_only
+        )
     except WorkflowRefused as exc:
         _fail(_sentence(str(exc)))
     except WarehouseBusy as exc:
@@ -625,13 +627,17 @@ STATUS_COLUMNS = (
 def status(
     year: Annotated[int | None, typer.Option(help="Collection year (default: every year).")] = None,
     fmt: Format = OutputFormat.table,
+    output_path: Output = None,
 ) -> None:
     """The collection's status: one row per participant-year (state, latest submission,
     sign-off, approval, open errors and queries, held files)."""
     from workflow.actions import statuses
 
-    rows = _workflow(lambda con: statuses(con, year), wait=5)
-    output.print_rows(Rows.of_dicts(rows, STATUS_COLUMNS), fmt, output.status_table)
+    _check_output(fmt, output_path)
+    rows = _workflow(lambda con: statuses(con, year), wait=5, read_only=True)
+    output.print_rows(
+        Rows.of_dicts(rows, STATUS_COLUMNS), fmt, output.status_table, output_path, sheet="status"
+    )
 
 
 if __name__ == "__main__":

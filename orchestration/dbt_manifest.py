@@ -133,6 +133,8 @@ def team_marts() -> tuple[str, ...]:
     """The marts built for the team in the warehouse and never published (meta published:
     false): the collection status and the queries."""
     return _marts(published=False)
+
+
 def mart_descriptions() -> dict[str, str]:
     """Each mart's description, from its yml (the README sheet of the release workbook)."""
     manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))

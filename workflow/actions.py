@@ -57,9 +57,10 @@ class WarehouseBusy(Exception):
 
 
 def connect(
-    warehouse: Path, *, wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS
+    warehouse: Path, *, wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS, read_only: bool = False
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse for writing, waiting up to `wait_seconds` while a run holds it."""
+    """Open the warehouse for writing (or `read_only`, to look), waiting up to `wait_seconds`
+    while a run holds it."""
     import duckdb
 
     if not Path(warehouse).exists():
@@ -71,7 +72,7 @@ def connect(
     started = time.monotonic()
     while True:
         try:
-            con = duckdb.connect(str(warehouse))
+            con = duckdb.connect(str(warehouse), read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise
@@ -85,7 +86,8 @@ def connect(
                 ) from None
             time.sleep(0.2)
             continue
-        ev.ensure_workflow_schema(con)
+        if not read_only:
+            ev.ensure_workflow_schema(con)
         return con
 
 

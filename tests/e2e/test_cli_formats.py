@@ -39,8 +39,15 @@ COMMANDS = {
     "findings": ["findings", "--year", "2022"],
     "releases": ["releases"],
     "diff": ["diff", "current", "current"],
+    "status": ["status", "--year", "2024"],
 }
-SHEETS = {"query": "query", "findings": "findings", "releases": "releases", "diff": "changes"}
+SHEETS = {
+    "query": "query",
+    "findings": "findings",
+    "releases": "releases",
+    "diff": "changes",
+    "status": "status",
+}
 EXPORT_SHEETS = ["values", "positions", "benchmarks", "peer_benchmarks"]
 
 
