@@ -163,7 +163,30 @@ def benchmark_leaks(con: duckdb.DuckDBPyConnection) -> list[Leak]:
     return leaks
 
 
-def _finding_leaks(finding: dict, counts: set[str], published_values: dict) -> list[str]:
+def _withheld_value_leak(shown: str, message: str, withheld: tuple) -> str | None:
+    """For an indicator withheld by an error finding: the value quoted must be the value of
+    the published inputs quoted beside it ("(from N 10 and D 330)", or N over the public
+    population), not one of the exact counts."""
+    multiplier, population, has_denominator_item, uses_ppp = withheld
+    inputs = _INPUTS.search(message)
+    if uses_ppp or inputs is None:
+        return None
+    numbers = [g for g in (inputs.group(2), inputs.group(4)) if g is not None]
+    if not all(re.fullmatch(r"-?[0-9.]+", n) for n in numbers):
+        return None  # an input is 1-7, NA, NK or missing: the value shows as such
+    numerator = float(numbers[0])
+    denominator = float(numbers[1]) if has_denominator_item else population
+    if not denominator:
+        return None
+    expected = round(numerator * multiplier / denominator, 2)
+    if not _close(float(shown), expected):
+        return f"{shown} is not the value {expected} of the published inputs"
+    return None
+
+
+def _finding_leaks(
+    finding: dict, counts: set[str], published_values: dict, withheld: dict
+) -> list[str]:
     """What a finding's message and values_involved give away (see the module doc)."""
     message, found = finding["message"], []
     participant, year = finding["participant_code"], finding["collection_year"]
@@ -183,8 +206,15 @@ def _finding_leaks(finding: dict, counts: set[str], published_values: dict) -> l
         shown = shown.strip()
         if code in counts and not _is_published_count(shown):
             found.append(f"{code} {shown} is not a published count")
+        if code in counts or not re.fullmatch(r"-?[0-9.]+", shown):
+            continue
+        if (participant, in_year, code) in withheld:
+            leak = _withheld_value_leak(shown, message, withheld[(participant, in_year, code)])
+            if leak:
+                found.append(f"{code} {leak}")
+            continue
         indicator = published_values.get((participant, in_year, code), "absent")
-        if code in counts or indicator == "absent" or not re.fullmatch(r"-?[0-9.]+", shown):
+        if indicator == "absent":
             continue
         if indicator is None or not _close(float(shown), round(indicator, 2)):
             found.append(f"{code} {shown} is not the published value {indicator}")
@@ -207,7 +237,7 @@ def finding_leaks(con: duckdb.DuckDBPyConnection) -> list[Leak]:
     }
     # An indicator kept out of the release by an error finding (validation_error) has no
     # published value, but its findings quote the value of its published inputs, which are
-    # quoted beside it and checked as counts: only the other indicators are compared here.
+    # quoted beside it (_withheld_value_leak).
     published_values = {
         (p, y, i): v
         for p, y, i, v in con.execute(
@@ -216,13 +246,22 @@ def finding_leaks(con: duckdb.DuckDBPyConnection) -> list[Leak]:
             "where suppression_reason is distinct from 'validation_error'"
         ).fetchall()
     }
+    withheld = {
+        (p, y, i): (multiplier, denominator, denominator_item is not None, uses_ppp)
+        for p, y, i, multiplier, denominator, denominator_item, uses_ppp in con.execute(
+            "select v.participant_code, v.collection_year, v.indicator_code, d.multiplier, "
+            "v.denominator, d.denominator_item, d.uses_ppp "
+            "from marts.fct_indicator_values v join marts.dim_indicator d using (indicator_code) "
+            "where v.suppression_reason = 'validation_error'"
+        ).fetchall()
+    }
     leaks = []
     for finding in _rows(
         con,
         "select finding_id, participant_code, collection_year, message, items_involved, "
         "values_involved from marts.mart_validation_findings",
     ):
-        for what in _finding_leaks(finding, counts, published_values):
+        for what in _finding_leaks(finding, counts, published_values, withheld):
             leaks.append(Leak("mart_validation_findings", finding["finding_id"], what))
     return leaks
 
