@@ -30,6 +30,11 @@ def home(tmp_path) -> Home:
             f"'SE' as participant_code, 2023 as collection_year, '{'a' * 64}' as file_sha256"
         )
         con.execute(
+            "create table intermediate.int_release_scope as select submission_id, "
+            "participant_code, collection_year, 'approved' as state "
+            "from intermediate.int_latest_submissions"
+        )
+        con.execute(
             f"create table marts.mart_enquiries (participant_code varchar, caveats varchar[], "
             f"peers {PEER}[])"
         )
