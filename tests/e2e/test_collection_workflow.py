@@ -83,7 +83,7 @@ def _changed_return(home: Home, tmp_path: Path, participant: str, year: int) -> 
 
     scratch = Home(tmp_path / "scratch").ensure()
     [source] = generate_sample(
-        scratch, seed=99, years=range(year, year + 1), participants=[participant]
+        scratch, seed=99, years=range(year, year + 1), participants=[participant], include_bad=False
     ).files
     target = home.inbox_year(year) / f"{participant}_{year}_v2{source.suffix}"
     shutil.copyfile(source, target)
