@@ -156,7 +156,7 @@ def _resubmit(home: Home, participant: str, year: int, tmp_path: Path) -> Path:
 
     scratch = Home(tmp_path / "scratch").ensure()
     summary = generate_sample(
-        scratch, seed=7, years=range(year, year + 1), participants=[participant]
+        scratch, seed=7, years=range(year, year + 1), participants=[participant], include_bad=False
     )
     source = summary.files[0]
     target = home.inbox_year(year) / f"{participant}_{year}_resubmitted{source.suffix}"
