@@ -65,8 +65,14 @@ class GateNotPassed(Exception):
     """A blocking quality check did not pass: nothing is published."""
 
 
-class NothingApproved(Exception):
-    """A final release was asked for, and no participant-year is approved: nothing published."""
+class NothingApproved(dg.Failure):
+    """A final release was asked for, and no participant-year is approved: nothing published.
+
+    A Failure, so that the run (and `mhbench run`'s summary) shows the reason itself rather
+    than a traceback."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(description=reason, allow_retries=False)
 
 
 def release_scope(warehouse: Path, kind: str) -> dict:

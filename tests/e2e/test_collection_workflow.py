@@ -165,3 +165,18 @@ def test_held_reopened_resubmitted_approved_published_and_diffed(cycle_home_copy
     assert changes, "the resubmission changed SE 2024's values"
     assert {(c.participant_code, c.collection_year) for c in changes} == {("SE", 2024)}
     assert _state(home, "SE", 2024)["state"] == "published"
+
+
+def test_a_final_release_with_nothing_approved_is_refused_and_says_why(tmp_path):
+    from demo.sample_returns import generate_sample
+
+    home = Home(tmp_path / "home").ensure()
+    generate_sample(home, years=range(2024, 2025), participants=["SE", "NO"], include_bad=False)
+    completed = run_mhbench(home.root, "run", check=False)
+    assert completed.returncode == 1
+    text = " ".join(completed.stdout.split())
+    assert "not publishing a final release: no participant-year is approved yet (2 accepted)" in (
+        text
+    )
+    assert "mhbench run --draft" in text
+    assert current_release(home) is None and not home.current_release.exists()

@@ -238,6 +238,38 @@ def test_the_cli_actions_answer_and_exit_2_on_a_refusal(home):
     assert len(rows) == 12
 
 
+def test_two_actions_at_once_both_land_whole(home):
+    """Two CLI processes on the same warehouse: one waits for the other's write lock; both
+    queries are recorded, with distinct ids."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, mhbench_env
+
+    def ask(participant: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cli.app", "ask", participant, "2024", "--by", "team"]
+            + ["--text", f"a question to {participant}"],
+            cwd=REPO,
+            env=mhbench_env(home.root),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    first, second = ask("SE"), ask("NO")
+    outputs = [p.communicate(timeout=120) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], outputs
+    ids = sorted(out.strip() for out, _ in outputs)
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select query_id, participant_code from raw.workflow_events where action = 'ask' "
+            "order by query_id"
+        ).fetchall()
+    assert len({q for q, _ in rows}) == 2 and sorted(q for q, _ in rows) == ids
+    assert {p for _, p in rows} == {"SE", "NO"}
+
+
 def test_the_dagster_job_records_the_action_from_its_config(home):
     import dagster as dg
 
