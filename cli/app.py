@@ -308,7 +308,12 @@ def findings(
 
     _check_output(fmt, output_path)
     from orchestration.instance import configure_environment
-    from reporting.findings import COLUMNS, findings_rows
+    from reporting.findings import (
+        COLUMNS,
+        FINDINGS_TABLE,
+        WAREHOUSE_FINDINGS_TABLE,
+        findings_rows,
+    )
 
     home = configure_environment()
     if warehouse:
@@ -319,7 +324,9 @@ def findings(
         database = _release(home, None, hint="use --warehouse").database
     try:
         with duckdb.connect(str(database), read_only=True) as con:
-            records = findings_rows(con, year, participant)
+            # the warehouse: every submission's findings; a release: its participant-years'
+            table = WAREHOUSE_FINDINGS_TABLE if warehouse else FINDINGS_TABLE
+            records = findings_rows(con, year, participant, table=table)
     except duckdb.Error as exc:
         _fail(f"Cannot read the findings in {database}:", str(exc))
     output.print_rows(

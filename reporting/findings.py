@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 FINDINGS_TABLE = "marts.mart_validation_findings"
 EXACT_FINDINGS_TABLE = "intermediate.int_validation_findings"
+# The team's view in the build warehouse: every finding of every submission that counts (the
+# published mart holds those of the release's participant-years only), published texts under
+# the same column names.
+WAREHOUSE_FINDINGS_TABLE = EXACT_FINDINGS_TABLE
 # The exact texts, under the names the published mart gives the published ones.
 _EXACT_TEXTS = {"message": "message_exact", "values_involved": "values_involved_exact"}
 COLUMNS = (
@@ -47,17 +51,20 @@ _ORDER = (
 
 
 def findings_rows(
-    con: duckdb.DuckDBPyConnection, year: int, participant: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    year: int,
+    participant: str | None = None,
+    table: str = FINDINGS_TABLE,
 ) -> list[dict]:
-    """Findings of one collection year (optionally one participant), errors first."""
+    """Findings of one collection year (optionally one participant), errors first: of a
+    release (`FINDINGS_TABLE`), or all of the build warehouse (`WAREHOUSE_FINDINGS_TABLE`)."""
     where = ["collection_year = ?"]
     params: list[object] = [int(year)]
     if participant:
         where.append("participant_code = ?")
         params.append(participant.strip().upper())
     cursor = con.execute(
-        f"select {', '.join(COLUMNS)} from {FINDINGS_TABLE} "
-        f"where {' and '.join(where)} order by {_ORDER}",
+        f"select {', '.join(COLUMNS)} from {table} where {' and '.join(where)} order by {_ORDER}",
         params,
     )
     names = [d[0] for d in cursor.description]

@@ -29,10 +29,12 @@ PREVIEW_ROWS = 20
 
 
 def findings_summary_result(warehouse: Path) -> dg.AssetCheckResult:
-    """Counts by severity and a preview of the findings in the warehouse (errors first)."""
+    """Counts by severity and a preview of the findings in the warehouse (errors first): of
+    every submission that counts, approved or not."""
     import duckdb
 
-    from reporting.findings import COLUMNS, FINDINGS_TABLE, severity_counts
+    from reporting.findings import COLUMNS, severity_counts
+    from reporting.findings import WAREHOUSE_FINDINGS_TABLE as FINDINGS_TABLE
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         cursor = con.execute(

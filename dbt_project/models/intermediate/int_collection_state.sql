@@ -109,7 +109,7 @@ open_errors as (
         submission_id,
         count(*) as open_errors,
         string_agg(distinct rule_id, ', ' order by rule_id) as open_error_rules
-    from {{ ref('mart_validation_findings') }}
+    from {{ ref('int_validation_findings') }}
     where severity = 'error'
     group by submission_id
 ),

@@ -18,7 +18,7 @@ from (
         collection_year,
         rule_id,
         unnest(string_split(items_involved, ', ')) as item_code
-    from {{ ref('mart_validation_findings') }}
+    from {{ ref('int_validation_findings') }}
     where severity = 'error'
 )
 group by submission_id, participant_code, collection_year, item_code

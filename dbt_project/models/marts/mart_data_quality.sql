@@ -51,7 +51,7 @@ findings as (
         count(*) filter (where severity = 'error') as errors_open,
         count(*) filter (where severity = 'warning' and not explained) as warnings_open,
         count(*) filter (where severity = 'warning' and explained) as warnings_explained
-    from {{ ref('mart_validation_findings') }}
+    from {{ ref('int_validation_findings') }}
     group by submission_id
 )
 
