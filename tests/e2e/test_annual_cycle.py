@@ -85,9 +85,16 @@ def _submitted_values(cycle) -> dict[tuple[str, int], dict]:
     return returns
 
 
-def _blocked_items(cycle) -> set[tuple[str, int, str]]:
-    """Items kept out of the release by an error finding of content validation."""
-    db = cycle.home / "releases" / "current" / "mhbench.duckdb"
+def _blocked_items(cycle, release: str = "current") -> set[tuple[str, int, str]]:
+    """Items kept out of the release by an error finding of content validation (of the final
+    release, or of the `draft`, which holds the not-approved participant-years too)."""
+    from publishing.store import list_releases
+    from runtime.home import Home
+
+    if release == "draft":
+        db = list_releases(Home(cycle.home), drafts=True)[0].database
+    else:
+        db = cycle.home / "releases" / "current" / "mhbench.duckdb"
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
             "select participant_code, collection_year, trim(t.item) "
@@ -298,23 +305,42 @@ def test_return_values_disclosure_and_provenance(release_db, cycle):
     assert checked > 1000
 
 
-def test_content_error_keeps_only_the_values_involved_out(release_db, cycle):
-    """The swapped GB-WLS return: its errors are found, its other values are published."""
+@pytest.fixture(scope="module")
+def draft_db(cycle):
+    """The draft the cycle published before approval: every accepted participant-year."""
+    from publishing.store import list_releases
+    from runtime.home import Home
+
+    [draft] = list_releases(Home(cycle.home), drafts=True)
+    con = duckdb.connect(str(draft.database), read_only=True)
+    yield con
+    con.close()
+
+
+def test_content_error_keeps_only_the_values_involved_out(draft_db, release_db, cycle):
+    """The swapped GB-WLS return: its errors are found, its other values are published in the
+    draft; the final release leaves it out (not approved), findings included."""
     bad = cycle.sample.bad_of_kind("content")[0]
-    blocked = _blocked_items(cycle)
+    blocked = _blocked_items(cycle, "draft")
     assert {(p, y) for p, y, _ in blocked} == {(bad.participant_code, bad.year)}
     assert {"AA_READMISSIONS_30D", "AA_DISCHARGES"} <= {i for *_, i in blocked}
-    message = release_db.execute(
+    message = draft_db.execute(
         "select message from marts.mart_validation_findings "
         "where rule_id = 'AA_READMISSIONS_LE_DISCHARGES'"
     ).fetchone()[0]
     assert message.startswith("AA_READMISSIONS_30D (") and "must be <= AA_DISCHARGES" in message
-    published = release_db.execute(
+    published = draft_db.execute(
         "select count(*) from marts.fct_return_values where participant_code = ? "
         "and collection_year = ? and value is not null",
         [bad.participant_code, bad.year],
     ).fetchone()[0]
     assert published > 40
+    for mart in ("fct_return_values", "mart_validation_findings"):
+        final = release_db.execute(
+            f"select count(*) from marts.{mart} where participant_code = ? and collection_year = ?",
+            [bad.participant_code, bad.year],
+        ).fetchone()[0]
+        assert final == 0, mart
 
 
 def test_release_ships_the_gate_data_docs_of_its_run(cycle):
