@@ -160,6 +160,15 @@ DBT_PROJECT = REPO / "dbt_project"
 def run_dbt(home: Path, *args: str) -> subprocess.CompletedProcess:
     """Run the real dbt CLI on the project against `home`'s warehouse, with its own target dir
     (so parallel tests never share dbt's partial-parse state)."""
+    import duckdb
+
+    from workflow.events import ensure_workflow_schema
+
+    # as the ingestion asset does before every build: dbt reads the workflow's event log
+    warehouse = home / "warehouse" / "build.duckdb"
+    if warehouse.exists():
+        with duckdb.connect(str(warehouse)) as con:
+            ensure_workflow_schema(con)
     env = mhbench_env(home)
     env.update(DBT_TARGET_PATH=str(home / "dbt-target"), DBT_PROFILES_DIR=str(DBT_PROJECT))
     dbt = Path(sys.executable).with_name("dbt")

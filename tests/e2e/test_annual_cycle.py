@@ -213,8 +213,10 @@ def test_release_layout_and_manifest(cycle):
     for mart in marts:
         assert (current / "parquet" / f"{mart}.parquet").exists()
         assert (current / "csv" / f"{mart}.csv").exists()
-    n_good = len(cycle.sample.files) - sum(b.kind == "structural" for b in cycle.sample.bad)
-    assert len(manifest["submissions"]) == n_good
+    # the approved returns: every one but the two deliberately bad ones
+    n_approved = len(cycle.sample.files) - len(cycle.sample.bad)
+    assert len(manifest["submissions"]) == n_approved
+    assert len(manifest["participant_years"]["included"]) == n_approved
     assert all(c["status"] == "SUCCEEDED" for c in manifest["checks"])
     parquet = current / "parquet" / "fct_indicator_values.parquet"
     with duckdb.connect() as con:
@@ -433,5 +435,6 @@ def test_dbt_step_materializes_every_model_and_reports_every_test(cycle):
     assert all(evaluation.passed for evaluation in checked.values())
     messages = [r.user_message for r in records]
     [command] = [m for m in messages if m.startswith("Running dbt command")]
-    assert "dbt build --exclude test_type:unit" in command
+    # the final run's build: the release kind goes to dbt as a var (int_release_scope)
+    assert 'dbt build --vars {"release_kind": "final"} --exclude test_type:unit' in command
     assert not [m for m in messages if "dbt adapter" in m]

@@ -48,7 +48,9 @@ def test_the_final_release_holds_only_approved_participant_years(cycle):
                 "select collection_year, max(n) from marts.mart_benchmark group by 1"
             ).fetchall()
         )
-        tables = {r[0] for r in con.execute("select table_name from information_schema.tables")}
+        tables = {
+            r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
+        }
     assert in_values == included
     assert n_by_year[2022] == 11 and n_by_year[2024] == 12
     # the team's working data never leaves the warehouse

@@ -216,7 +216,7 @@ def test_kill_and_stop_at_each_stage_then_recover(home):
 
     # SIGKILL in dbt: this run first reclaims the one killed while ingesting
     cli = Cli(home)
-    cli.wait_for(f"Reclaimed run {killed['ingest'][:8]} (annual_cycle) marked failed: process")
+    cli.wait_for(f"Reclaimed run {killed['ingest'][:8]} (draft_release) marked failed: process")
     dbt_pid = cli.wait_for_dbt()
     _sigkill(cli, "dbt")
     killed["dbt"] = _newest_run(home)
@@ -228,7 +228,7 @@ def test_kill_and_stop_at_each_stage_then_recover(home):
     assert not _alive(dbt_pid), "... until the next run reclaims the dead one"
     holder_id = _newest_run(home)
     waiting = Cli(home)
-    waiting.wait_for(f"waiting for the warehouse: run {holder_id[:8]} (annual_cycle, started")
+    waiting.wait_for(f"waiting for the warehouse: run {holder_id[:8]} (draft_release, started")
     code, seconds = waiting.stop(signal.SIGINT)
     stopped["waiting"] = (_newest_run(home), code, seconds)
     assert _held_slots(home) == [holder_id], "the waiting run held nothing; the holder still does"

@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from tests.disclosure_attack import attack, leaking_rows
+from workflow.events import ensure_workflow_schema
 
 pytestmark = pytest.mark.e2e
 
@@ -124,6 +125,7 @@ def _small_count_warehouse(root: Path) -> Path:
             "where value is not null and list_contains(?, item_code)",
             [counts],
         )
+        ensure_workflow_schema(con)  # dbt reads the workflow's event log
     env = dict(os.environ)
     env.update(
         MHBENCH_HOME=str(scale.home),
@@ -134,7 +136,8 @@ def _small_count_warehouse(root: Path) -> Path:
         DO_NOT_TRACK="1",
     )
     dbt = str(Path(sys.executable).with_name("dbt"))
-    for args in (["seed"], ["run"]):
+    # a draft's scope: every accepted participant-year (nothing is approved here)
+    for args in (["seed"], ["run", "--vars", '{"release_kind": "draft"}']):
         done = subprocess.run(
             [dbt, *args],
             cwd=scale.project,

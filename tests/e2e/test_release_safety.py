@@ -230,10 +230,12 @@ def test_gate_publishes_a_good_build_with_drift_warning(home, monkeypatch):
     old_runs = {p.name for p in home.gx_data_docs.iterdir()} - {result.run_id}
     assert old_runs, "the cycle's own Data Docs are in the copied home"
     assert not [f for f in manifest["files"] if any(run in f for run in old_runs)]
-    # The manifest lists every submission the marts were built from, with its file's sha256.
+    # The manifest lists every submission the marts were built from (the release's
+    # participant-years), with its file's sha256.
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         used = con.execute(
-            "select submission_id, file_sha256 from intermediate.int_latest_submissions"
+            "select l.submission_id, l.file_sha256 from intermediate.int_latest_submissions l "
+            "join intermediate.int_release_scope using (submission_id)"
         ).fetchall()
     assert {(s["submission_id"], s["file_sha256"]) for s in manifest["submissions"]} == set(used)
 

@@ -19,6 +19,7 @@ import yaml
 
 from ingestion.registry import ensure_schema
 from runtime.home import Home
+from workflow.events import ensure_workflow_schema
 
 pytestmark = pytest.mark.xdist_group("dbt_unit")
 
@@ -46,6 +47,7 @@ def unit_test_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict]:
     home = Home(root / "home").ensure()
     with duckdb.connect(str(home.warehouse)) as con:
         ensure_schema(con)
+        ensure_workflow_schema(con)
     target = root / "target"
     env = dict(os.environ)
     env.update(

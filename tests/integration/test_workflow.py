@@ -167,7 +167,9 @@ def _resubmit(home: Home, participant: str, year: int, tmp_path: Path) -> Path:
 def test_a_file_for_an_approved_year_is_held_until_reopened(home, con, tmp_path):
     approved = _state(con, "SE", 2024)
     _resubmit(home, "SE", 2024, tmp_path)
-    submissions = ingest_inbox(con, home, locked=actions.lock_check(con))
+    from reporting.submitter_report import write_html
+
+    submissions = ingest_inbox(con, home, locked=actions.lock_check(con), render_report=write_html)
     held = [s for s in submissions if s.is_new]
     assert [s.status for s in held] == ["held"]
     report = Path(held[0].report_path).read_text()
