@@ -156,15 +156,22 @@ def test_asset_graph_renders_in_chromium(webserver, expected, tmp_path):
         # The marts group: asset nodes with their names and checks.
         repo_path = f"__repository__@{webserver.location}"
         page.goto(f"{webserver.url}/locations/{repo_path}/asset-groups/marts")
-        page.locator("svg foreignObject", has_text="fct_indicator_values").filter(
-            has_text="Asset checks"
-        ).first.wait_for(timeout=WAIT_MS)
+        page.locator("svg foreignObject", has_text="fct_indicator_values").first.wait_for(
+            timeout=WAIT_MS
+        )
         texts = _node_texts(page)
         assert any(t.startswith("mart_benchmark") for t in texts), texts
         shots.append(page.screenshot(path=tmp_path / "dagster-marts.png"))
         assert_clean(page)
 
-    _keep(tmp_path, "dagster-lineage.png", "dagster-marts.png")
+        # A mart's checks (the group graph, with every mart, is zoomed out too far to show
+        # them): its GE gate suite and its dbt tests.
+        page.goto(f"{webserver.url}/assets/marts/fct_indicator_values?view=checks")
+        page.get_by_text("gx_fct_indicator_values").first.wait_for(timeout=WAIT_MS)
+        shots.append(page.screenshot(path=tmp_path / "dagster-checks.png"))
+        assert_clean(page)
+
+    _keep(tmp_path, "dagster-lineage.png", "dagster-marts.png", "dagster-checks.png")
 
 
 RUNS = "{ runsOrError { ... on Runs { results { runId status jobName } } } }"
