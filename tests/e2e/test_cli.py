@@ -319,6 +319,12 @@ def warehouse_with_hostile_findings(tmp_path) -> Path:
             "('SE', 2025, 'warning', 'BEDS_HIGH', 'range', '[/] is high', 'BEDS', '-5', true, "
             "'=HYPERLINK(\"https://evil.example\",\"see\")', 's1', 's1:BEDS_HIGH', '+x', 'BEDS')"
         )
+        # `--warehouse` reads the team's view: every finding (int_validation_findings)
+        con.execute("create schema intermediate")
+        con.execute(
+            "create table intermediate.int_validation_findings as "
+            "select * from marts.mart_validation_findings"
+        )
     return home
 
 
@@ -439,7 +445,8 @@ def test_findings_in_every_format_are_the_release_findings(cycle):
         f"select {', '.join(FINDINGS_COLUMNS)} from marts.mart_validation_findings "
         "where collection_year = 2022",
     )
-    assert any(r["severity"] == "error" for r in expected), "the sample has a content error"
+    # the content error's participant-year is not approved: the release leaves its findings out
+    assert expected and not any(r["severity"] == "error" for r in expected)
     by_id = {r["finding_id"]: r for r in expected}
 
     as_json = json.loads(
@@ -460,12 +467,20 @@ def test_findings_in_every_format_are_the_release_findings(cycle):
         {k: as_csv_text(v) for k, v in by_id[i].items()} for i in sorted(by_id)
     ]
 
+    someone = sorted({r["participant_code"] for r in as_json})[0]
     one = json.loads(
         run_mhbench(
-            cycle.home, "findings", "--year", "2022", "--participant", "gb-wls", "--format", "json"
+            cycle.home,
+            "findings",
+            "--year",
+            "2022",
+            "--participant",
+            someone.lower(),
+            "--format",
+            "json",
         ).stdout
     )
-    assert one == [r for r in as_json if r["participant_code"] == "GB-WLS"] and one
+    assert one == [r for r in as_json if r["participant_code"] == someone] and one
 
     table = run_mhbench(cycle.home, "findings", "--year", "2022").stdout
     errors = sum(r["severity"] == "error" for r in expected)
