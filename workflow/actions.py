@@ -130,15 +130,15 @@ _STATE_COLUMNS = (
 
 
 def _require_built(con: duckdb.DuckDBPyConnection) -> None:
-    found = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'marts' and table_name = 'mart_collection_status'"
-    ).fetchone()[0]
-    if not found:
+    if not ev.table_exists(con, "marts", "mart_collection_status"):
         raise WorkflowRefused(
             "the warehouse has not been built with the collection workflow yet: run "
             "`mhbench run` (or `mhbench run --draft`) first"
         )
+
+
+def _optional(value: str | None) -> str | None:
+    return (value or "").strip() or None
 
 
 def _text(value: str | None, what: str) -> str:
@@ -250,7 +250,7 @@ def signoff(
             participant_code=state.participant_code,
             collection_year=year,
             by_name=by,
-            text=(note or "").strip() or None,
+            text=_optional(note),
             submission_id=state.latest_submission_id,
         ),
     )
@@ -332,14 +332,14 @@ def reopen(
             f"{state.label} cannot be reopened: it is {state.state.replace('_', ' ')}, not "
             "approved or published"
         )
+    # still held: registered held and not usable yet (dbt's int_usable_submissions, a view)
     held = [
         r[0]
         for r in con.execute(
-            "select s.submission_id from raw.submissions s "
-            "where upper(trim(s.participant_code)) = ? and s.collection_year = ? "
-            "and s.status = 'held' and s.submission_id not in ("
-            "  select submission_id from raw.workflow_events "
-            "  where action = 'release_held' and submission_id is not null) "
+            "select s.submission_id from staging.stg_raw__submissions s "
+            "where s.participant_code = ? and s.collection_year = ? "
+            "and s.registration_status = 'held' and s.submission_id not in ("
+            "  select submission_id from intermediate.int_usable_submissions) "
             "order by s.received_at, s.submission_id",
             [state.participant_code, year],
         ).fetchall()
@@ -450,7 +450,7 @@ def close(con: duckdb.DuckDBPyConnection, query_id: str, by: str, text: str | No
             participant_code=participant,
             collection_year=year,
             by_name=by,
-            text=(text or "").strip() or None,
+            text=_optional(text),
             query_id=ref,
         ),
     )
@@ -463,12 +463,8 @@ def lock_check(con: duckdb.DuckDBPyConnection):
     Read once, when ingestion starts: the warehouse is locked by the run meanwhile, so no
     action can change the state under it.
     """
-    found = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'marts' and table_name = 'mart_collection_status'"
-    ).fetchone()[0]
     locked: dict[tuple[str, int], str] = {}
-    if found:
+    if ev.table_exists(con, "marts", "mart_collection_status"):
         for code, year, state, submission, by in con.execute(
             f"select participant_code, collection_year, state, approved_submission_id, "
             f"approved_by from {STATUS_VIEW} where locked"

@@ -99,6 +99,17 @@ class WorkflowEvent:
 _INSERT = "INSERT INTO raw.workflow_events VALUES (" + ", ".join("?" * 13) + ")"
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    """Whether the warehouse has this table or view."""
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
 def ensure_workflow_schema(con: duckdb.DuckDBPyConnection) -> int:
     """Create `raw.workflow_events` if missing; on a warehouse made before the workflow existed,
     record what was already published as approved by `migration`. Returns events migrated.
@@ -107,11 +118,7 @@ def ensure_workflow_schema(con: duckdb.DuckDBPyConnection) -> int:
     recorded as signed off and approved (by `migration`, naming that submission), so the next
     final release keeps it. A newer submission voids it as usual.
     """
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'raw' and table_name = 'workflow_events'"
-    ).fetchone()[0]
-    if exists:
+    if table_exists(con, "raw", "workflow_events"):
         return 0
     con.begin()
     try:
@@ -125,11 +132,7 @@ def ensure_workflow_schema(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _migrate_published(con: duckdb.DuckDBPyConnection) -> int:
-    has_events = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'raw' and table_name = 'submission_events'"
-    ).fetchone()[0]
-    if not has_events:
+    if not table_exists(con, "raw", "submission_events"):
         return 0
     # The submission published last for each participant-year.
     rows = con.execute(
