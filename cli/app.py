@@ -498,6 +498,21 @@ def _each_partition(con, year: int | None, act) -> tuple[list[str], list[str]]:
     return done, refused
 
 
+def _on_partitions(every: bool, participant: str | None, year: int | None, act) -> None:
+    """`act(con, participant, year)` on one participant-year, or with --all on each where it is
+    allowed (of YEAR, or every year), listing the others with the reason."""
+    if every:
+        # `--all 2024`: the one argument given is the year
+        if participant is not None and year is None and participant.strip().isdigit():
+            participant, year = None, int(participant)
+        if participant is not None:
+            _fail(f"With --all, give a year at most (e.g. `--all 2024`), not {participant!r}.")
+        _report(*_workflow(lambda con: _each_partition(con, year, act)))
+        return
+    participant, year = _partition(participant, year)
+    output.say(("done", "green"), " ", _workflow(lambda con: act(con, participant, year)))
+
+
 def _report(done: list[str], refused: list[str]) -> None:
     for line_ in done:
         output.say(("done", "green"), f" {line_}")
@@ -519,15 +534,7 @@ def signoff(
     """Record that the participant's lead confirmed its data (the submission that counts)."""
     from workflow.actions import signoff as act
 
-    if every:
-        _report(
-            *_workflow(
-                lambda con: _each_partition(con, year, lambda c, p, y: act(c, p, y, by, note))
-            )
-        )
-        return
-    participant, year = _partition(participant, year)
-    output.say(("done", "green"), " ", _workflow(lambda con: act(con, participant, year, by, note)))
+    _on_partitions(every, participant, year, lambda c, p, y: act(c, p, y, by, note))
 
 
 @app.command()
@@ -547,17 +554,7 @@ def approve(
     """
     from workflow.actions import approve as act
 
-    if every:
-        _report(
-            *_workflow(
-                lambda con: _each_partition(con, year, lambda c, p, y: act(c, p, y, by, override))
-            )
-        )
-        return
-    participant, year = _partition(participant, year)
-    output.say(
-        ("done", "green"), " ", _workflow(lambda con: act(con, participant, year, by, override))
-    )
+    _on_partitions(every, participant, year, lambda c, p, y: act(c, p, y, by, override))
 
 
 @app.command()

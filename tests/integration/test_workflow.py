@@ -238,6 +238,12 @@ def test_the_cli_actions_answer_and_exit_2_on_a_refusal(home):
     rows = {r["participant_code"]: r for r in json.loads(status.stdout)}
     assert rows["SE"]["open_queries"] == 1 and rows["SE"]["state"] == "published"
     assert len(rows) == 12
+    # --all YEAR: that year's participant-years only (GB-WLS 2022: open errors)
+    every = run_mhbench(home.root, "approve", "--all", "2022", "--by", "x")
+    assert "0 recorded, 12 skipped." in every.stdout
+    assert "GB-WLS 2022 cannot be approved: 2 open errors" in " ".join(every.stdout.split())
+    wrong = run_mhbench(home.root, "approve", "--all", "SE", "--by", "x", check=False)
+    assert wrong.returncode == 2 and "give a year at most" in wrong.stdout + wrong.stderr
 
 
 def test_two_actions_at_once_both_land_whole(home):
