@@ -101,7 +101,10 @@ def print_summary(home: Home, outcome: CycleOutcome, console: Console) -> None:
 
     console.rule(Text("Checks"))
     failed = [c for c in outcome.checks if not c["passed"]]
-    say(f"{len(outcome.checks) - len(failed)} of {len(outcome.checks)} checks passed")
+    if outcome.checks or not outcome.unchanged_since:
+        say(f"{len(outcome.checks) - len(failed)} of {len(outcome.checks)} checks passed")
+    else:
+        say("no check ran: nothing was built")
     if failed:
         table = Table("asset", "check", "severity", header_style="bold")
         for c in failed:
@@ -109,7 +112,13 @@ def print_summary(home: Home, outcome: CycleOutcome, console: Console) -> None:
         console.print(table)
 
     console.rule(Text("Release"))
-    if outcome.release_path and outcome.kind == "draft":
+    if outcome.unchanged_since:
+        say(
+            ("Nothing changed", "green"),
+            f" since {outcome.unchanged_since}: no new file, approval or code since it was built, "
+            "so nothing was rebuilt or published.",
+        )
+    elif outcome.release_path and outcome.kind == "draft":
         say(("Published a draft", "yellow"), f" {outcome.release_path}")
         say("DRAFT — not for circulation: for participants to review; it never becomes current.")
         say(f"Draft packs, one per participant: {home.outbox}/<year>/drafts/")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -84,6 +85,8 @@ class CycleOutcome:
     # why `submissions` is missing although the cycle ran (e.g. the warehouse is locked)
     submissions_note: str | None = None
     kind: str = "final"  # or draft (DESIGN.md, "Release kinds")
+    # the fingerprint equalled the latest release's: "release <id>" (nothing built or published)
+    unchanged_since: str | None = None
 
 
 def read_submissions(home: Home) -> tuple[Submissions | None, str | None]:
@@ -258,12 +261,6 @@ def _waiting_note(holders) -> str:
     )
 
 
-def _warm_up_great_expectations() -> None:
-    from expectations.runner import warm_up
-
-    warm_up()
-
-
 def run_annual_cycle(
     home: Home, display: CycleDisplay | None = None, *, draft: bool = False
 ) -> CycleOutcome:
@@ -292,13 +289,20 @@ def _run_annual_cycle(
     from dagster._core.utils import make_new_run_id
 
     from orchestration.dbt_manifest import ensure_manifest
+    from orchestration.defs.dbt import UNCHANGED_TAG, WARM_UP_TAG
+    from orchestration.defs.ingestion import INGESTED
     from orchestration.defs.jobs import ANNUAL_CYCLE, DRAFT_RELEASE
     from orchestration.defs.publish import RELEASE
 
     with display.status("Preparing the dbt manifest and loading the Dagster definitions"):
         ensure_manifest()
         from orchestration.definitions import defs
-        from orchestration.defs.partitions import add_inbox_participants, every_partition_tags
+        from orchestration.defs.partitions import (
+            add_inbox_participants,
+            every_partition_tags,
+            pending_partition_tags,
+            scan_inbox,
+        )
 
         job = defs.resolve_job_def(DRAFT_RELEASE if draft else ANNUAL_CYCLE)
     instance = DagsterInstance.get()
@@ -310,12 +314,12 @@ def _run_annual_cycle(
         display.note(f"Reclaimed {dead.describe()}")
     _not_stopped(received, "reclaiming dead runs")
     with display.status("Finding the partition (year × participant) of every file in the inbox"):
-        new_participants = add_inbox_participants(instance, home)
+        scan = scan_inbox(home)
+        new_participants = add_inbox_participants(instance, home, scan)
     if new_participants:
         display.note(f"New participant partitions: {', '.join(new_participants)}")
     _not_stopped(received, "finding the partitions")
-    partitions = every_partition_tags(instance)
-    if partitions is None:
+    if every_partition_tags(instance) is None:
         return CycleOutcome(
             None,
             False,
@@ -324,10 +328,15 @@ def _run_annual_cycle(
                 "Put returns in inbox/<year>/ (or run `mhbench sample`) first."
             ),
         )
+    # Only the partitions with a file not registered yet are ingested; with none, the run
+    # leaves ingestion out (the dbt step still decides whether anything changed).
+    pending = {partition for partition, registered in scan.values() if not registered}
+    if pending:
+        partitions = pending_partition_tags(instance, pending)
+    else:
+        partitions = {}
+        job = job.get_subset(asset_selection=set(job.asset_layer.selected_asset_keys) - INGESTED)
     run_id = make_new_run_id()
-    # great_expectations takes seconds to import; do it while ingestion and the dbt subprocess
-    # run, so the first gate check does not wait for it.
-    threading.Thread(target=_warm_up_great_expectations, daemon=True).start()
     log_path = home.root / "logs" / f"run-{run_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # dbt's own log lines go to the run log (and to the step logs in the UI), not the terminal.
@@ -344,11 +353,17 @@ def _run_annual_cycle(
                 instance=instance,
                 run_id=run_id,
                 raise_on_error=False,
-                tags={**job.tags, **partitions, **process_tags(run_id)},
+                # the run executes in this process: the dbt step imports great_expectations
+                # in a thread while dbt builds, if it builds (WARM_UP_TAG)
+                tags={**job.tags, **partitions, **process_tags(run_id), WARM_UP_TAG: "1"},
             )
         except BaseException as exc:  # reported below, in the main thread
             outcome["error"] = exc
 
+    # Dagster warns that a skipped gate check "emitted no result" when the dbt step built
+    # nothing (unchanged): the release is skipped too, and it refuses on its own unless every
+    # gate check passed in the run, so the warning only misleads here.
+    logging.getLogger("dagster._core.execution.plan.active").setLevel(logging.ERROR)
     stop = threading.Event()
     watcher = threading.Thread(
         target=_watch_progress,
@@ -417,9 +432,11 @@ def _run_annual_cycle(
             if e.step_failure_data
         )
     submissions, submissions_note = read_submissions(home)
+    run = instance.get_run_by_id(run_id)
+    unchanged_since = run.tags.get(UNCHANGED_TAG) if run else None
     return CycleOutcome(
         run_id,
-        result.success and release_path is not None,
+        result.success and (release_path is not None or unchanged_since is not None),
         checks,
         release_path,
         failure,
@@ -427,4 +444,5 @@ def _run_annual_cycle(
         submissions,
         submissions_note,
         kind="draft" if draft else "final",
+        unchanged_since=unchanged_since,
     )

@@ -172,6 +172,7 @@ def build_release(
     kind: str = "final",
     scope: dict | None = None,
     exports: ExportSettings | None = None,
+    fingerprint: dict | None = None,
 ) -> Release:
     """Copy the marts of the build warehouse into a new release and make it current.
 
@@ -191,7 +192,8 @@ def build_release(
     `data_docs` page must be in it, and the manifest records it as its path in the release.
     `exports` (the release asset passes them) adds SDMX (sdmx/) and the workbook
     (mhbench-<id>.xlsx), written from the release's own DuckDB; the manifest's `exports`
-    says what was written.
+    says what was written. `fingerprint` (publishing/fingerprint.py) is what the release was
+    built from; a run with the same fingerprint publishes nothing.
     """
     if kind not in ("final", "draft"):
         raise ValueError(f"release kind must be final or draft, not {kind!r}")
@@ -237,6 +239,8 @@ def build_release(
         }
         if scope is not None:
             manifest["participant_years"] = scope
+        if fingerprint is not None:
+            manifest["fingerprint"] = fingerprint
         if exports is not None:
             manifest["exports"] = write_exports(home, staging, marts, manifest, exports)
             _pause_point("after-exports")
@@ -292,6 +296,15 @@ def current_release(home: Home) -> Release | None:
     path = link.resolve()
     manifest = _read_manifest(path)
     return Release(path.name, path, manifest) if manifest is not None else None
+
+
+def latest_release(home: Home, kind: str) -> Release | None:
+    """The release a new one of `kind` would follow: `current` for a final release, the newest
+    draft for a draft."""
+    if kind == "final":
+        return current_release(home)
+    drafts = list_releases(home, drafts=True)
+    return drafts[-1] if drafts else None
 
 
 def resolve_release(home: Home, ref: str) -> Release:

@@ -73,9 +73,24 @@ translator = LayerTranslator()
     pool=DUCKDB_WRITER_POOL,
 )
 def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """Seeds, staging, intermediate and marts, built and tested with `dbt build`."""
+    """Seeds, staging, intermediate and marts, built and tested with `dbt build`.
+
+    Nothing is built when the change fingerprint (publishing/fingerprint.py) says the build
+    would give what already exists: the latest release of this kind, in a run that publishes;
+    the warehouse's last build, in one that does not (the inbox sensor's). The step then yields
+    no output, so every check and the release after it are skipped, and the run is tagged
+    `mhbench/unchanged_since`.
+    """
     # final or draft (a run tag): which participant-years the benchmarks count (int_release_scope)
     kind = release_kind(context.run.tags)
+    home = Home.from_env()
+    fingerprint, unchanged_since = _change_fingerprint(context, home, kind)
+    if unchanged_since is not None:
+        context.log.info(f"nothing changed since {unchanged_since}: nothing to build or publish")
+        context.instance.add_run_tags(context.run.run_id, {UNCHANGED_TAG: unchanged_since})
+        return
+    if context.run.tags.get(WARM_UP_TAG):
+        _warm_up_great_expectations()
     invocation = dbt.cli(
         ["build", "--exclude", "test_type:unit", "--vars", json.dumps({"release_kind": kind})],
         context=context,
@@ -111,6 +126,8 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
             if isinstance(event, dg.Output) and _event_asset_key(context, event) == ENQUIRIES_MART:
                 event = event.with_metadata({**event.metadata, **preview})
             yield event
+    if fingerprint is not None and invocation.is_successful():
+        _record_build(home, fingerprint, context.run.run_id)
     if COLLECTION_STATUS_MART in context.selected_asset_keys and invocation.is_successful():
         # the team's view of the collection, on the asset's page in the UI (dbt has exited)
         from orchestration.defs.workflow import collection_status_preview
@@ -119,6 +136,75 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
             asset_key=COLLECTION_STATUS_MART,
             metadata={"status": collection_status_preview(Home.from_env().warehouse)},
         )
+
+
+# On a run whose dbt step found nothing to do: the release (or build) it would have repeated.
+UNCHANGED_TAG = "mhbench/unchanged_since"
+# Set by `mhbench run` (in-process execution): import great_expectations in a thread while dbt
+# builds, so the first gate check does not wait for it; not when nothing is built.
+WARM_UP_TAG = "mhbench/warm_up_great_expectations"
+
+
+def _warm_up_great_expectations() -> None:
+    import threading
+
+    from expectations.runner import warm_up
+
+    threading.Thread(target=warm_up, name="warm-up-gx", daemon=True).start()
+
+
+def _publishes(context: dg.AssetExecutionContext) -> bool:
+    from orchestration.defs.publish import RELEASE
+
+    return RELEASE in context.job_def.asset_layer.selected_asset_keys
+
+
+def _change_fingerprint(context: dg.AssetExecutionContext, home: Home, kind: str):
+    """This build's fingerprint, and what it would repeat: `release <id>` (a run that
+    publishes: the latest release of its kind) or `build of run <id>` (a run that does not:
+    the warehouse's last build); None when something changed."""
+    import duckdb
+
+    from ingestion.registry import ensure_schema
+    from orchestration.dbt_manifest import project_vars
+    from publishing.fingerprint import (
+        last_build_digest,
+        release_fingerprint,
+        release_fingerprint_digest,
+    )
+    from publishing.store import latest_release
+    from workflow.events import ensure_workflow_schema
+
+    if not home.warehouse.exists():  # the dbt assets materialized alone, before any ingestion
+        return None, None
+    with duckdb.connect(str(home.warehouse)) as con:
+        # the raw tables dbt reads, migrated, also when this run ingested nothing
+        ensure_schema(con)
+        migrated = ensure_workflow_schema(con)
+        if migrated:
+            context.log.info(
+                f"workflow events created: {migrated} sign-off/approval event(s) recorded by "
+                "`migration` for the participant-years already published"
+            )
+        fingerprint = release_fingerprint(con, kind, project_vars())
+        last_build = last_build_digest(con)
+    context.log.info(f"change fingerprint {fingerprint.digest} ({kind})")
+    if _publishes(context):
+        latest = latest_release(home, kind)
+        if latest and release_fingerprint_digest(latest.manifest) == fingerprint.digest:
+            return fingerprint, f"release {latest.release_id}"
+    elif last_build == fingerprint.digest:
+        return fingerprint, "the last build"
+    return fingerprint, None
+
+
+def _record_build(home: Home, fingerprint, run_id: str) -> None:
+    import duckdb
+
+    from publishing.fingerprint import record_build
+
+    with duckdb.connect(str(home.warehouse)) as con:
+        record_build(con, fingerprint, run_id)
 
 
 ENQUIRIES_MART = dg.AssetKey(["marts", "mart_lines_of_enquiry"])

@@ -19,6 +19,7 @@ from runtime.pause import pause_point
 SUBMISSIONS = dg.AssetKey(["raw", "submissions"])
 RETURN_VALUES = dg.AssetKey(["raw", "return_values"])
 SUBMISSION_EVENTS = dg.AssetKey(["raw", "submission_events"])
+INGESTED = frozenset({SUBMISSIONS, RETURN_VALUES, SUBMISSION_EVENTS})
 
 _KINDS = {"python", "duckdb"}
 _OWNERS = ["team:data-engineering"]

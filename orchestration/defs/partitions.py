@@ -30,7 +30,13 @@ def partition_key(partition: ReturnPartition) -> dg.MultiPartitionKey:
 
 
 def inbox_partitions(home: Home) -> dict[str, ReturnPartition]:
-    """The partition of every file in the inbox (relative path -> partition).
+    """The partition of every file in the inbox (relative path -> partition)."""
+    return {path: partition for path, (partition, _) in scan_inbox(home).items()}
+
+
+def scan_inbox(home: Home) -> dict[str, tuple[ReturnPartition, bool]]:
+    """The partition of every file in the inbox, and whether the file is registered already
+    (relative path -> (partition, registered)).
 
     Registered files take their partition from the registry; new files are read and
     checked (nothing is registered) to find theirs.
@@ -53,24 +59,46 @@ def inbox_partitions(home: Home) -> dict[str, ReturnPartition]:
                 }
         except duckdb.Error:
             registered = {}
-    partitions = {}
+    files = {}
     for path, year in inbox_files(home):
         known = registered.get(submission_id_for(file_sha256(path)))
         relative = path.relative_to(home.inbox).as_posix()
         if known is not None:
-            partitions[relative] = partition_for(known[0], year, known[1], calendar=calendar)
+            files[relative] = (partition_for(known[0], year, known[1], calendar=calendar), True)
         else:
-            partitions[relative] = partition_of_file(path, year, calendar=calendar)
-    return partitions
+            files[relative] = (partition_of_file(path, year, calendar=calendar), False)
+    return files
 
 
-def add_inbox_participants(instance: dg.DagsterInstance, home: Home) -> list[str]:
-    """Add a participant partition for every participant with a file in the inbox."""
+def add_inbox_participants(
+    instance: dg.DagsterInstance, home: Home, scan: dict | None = None
+) -> list[str]:
+    """Add a participant partition for every participant with a file in the inbox (`scan`:
+    a `scan_inbox` of it, when the caller has one)."""
+    scan = scan_inbox(home) if scan is None else scan
     existing = set(instance.get_dynamic_partitions(PARTICIPANTS.name))
-    new = sorted({p.participant for p in inbox_partitions(home).values()} - existing)
+    new = sorted({partition.participant for partition, _ in scan.values()} - existing)
     if new:
         instance.add_dynamic_partitions(PARTICIPANTS.name, new)
     return new
+
+
+def pending_partition_tags(
+    instance: dg.DagsterInstance, pending: set[ReturnPartition]
+) -> dict[str, str]:
+    """Run tags targeting the partitions of files not registered yet, in one run.
+
+    A range over a multi-partitions definition is the product of the ranges of its dimensions,
+    so this is the smallest such box around them (years first..last × participants in
+    partition order first..last): one resubmission is one partition, not all of them. Files
+    of the other partitions inside the box are registered already and skipped by hash.
+    """
+    order = {code: i for i, code in enumerate(instance.get_dynamic_partitions(PARTICIPANTS.name))}
+    years = sorted({p.year for p in pending})
+    participants = sorted({p.participant for p in pending}, key=order.__getitem__)
+    first = ReturnPartition(years[0], participants[0])
+    last = ReturnPartition(years[-1], participants[-1])
+    return {_RANGE_START: first.key, _RANGE_END: last.key}
 
 
 def every_partition_tags(instance: dg.DagsterInstance) -> dict[str, str] | None:

@@ -112,6 +112,18 @@ def release_scope(warehouse: Path, kind: str) -> dict:
     return {"kind": kind, "included": included, "left_out": left_out}
 
 
+def built_fingerprint(warehouse: Path, run_id: str):
+    """The change fingerprint of this run's dbt build (None when this run built nothing: the
+    release asset materialized alone, which then records none and is never taken as
+    unchanged)."""
+    import duckdb
+
+    from publishing.fingerprint import build_of_run
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return build_of_run(con, run_id)
+
+
 def _write_draft_packs(home, release_folder: Path, release_id: str, scope: dict) -> list[Path]:
     """One draft pack per participant of the latest year: its own report, highlighted."""
     from reporting.benchmark_report import write_benchmark_report
@@ -204,6 +216,7 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
         )
     paths = home.home
     scope = release_scope(paths.warehouse, kind)
+    fingerprint = built_fingerprint(paths.warehouse, context.run.run_id)
     if kind == FINAL and not scope["included"]:
         states = Counter(e["state"] for e in scope["left_out"])
         raise NothingApproved(
@@ -236,6 +249,7 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
             exports=ExportSettings.from_dbt_vars(
                 project_vars(), mart_descriptions(), draft=kind == DRAFT
             ),
+            fingerprint=fingerprint.as_manifest() if fingerprint else None,
         )
     packs = []
     if kind == FINAL:
@@ -262,6 +276,7 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
         metadata={
             "release_id": published.release_id,
             "kind": kind,
+            "fingerprint": fingerprint.digest if fingerprint else "none",
             "participant_years_included": len(scope["included"]),
             "participant_years_left_out": len(scope["left_out"]),
             "draft_packs": len(packs),
