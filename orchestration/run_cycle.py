@@ -298,6 +298,7 @@ def _run_annual_cycle(
         ensure_manifest()
         from orchestration.definitions import defs
         from orchestration.defs.partitions import (
+            PARTICIPANTS,
             add_inbox_participants,
             every_partition_tags,
             pending_partition_tags,
@@ -332,7 +333,9 @@ def _run_annual_cycle(
     # leaves ingestion out (the dbt step still decides whether anything changed).
     pending = {partition for partition, registered in scan.values() if not registered}
     if pending:
-        partitions = pending_partition_tags(instance, pending)
+        partitions = pending_partition_tags(
+            instance.get_dynamic_partitions(PARTICIPANTS.name), pending
+        )
     else:
         partitions = {}
         job = job.get_subset(asset_selection=set(job.asset_layer.selected_asset_keys) - INGESTED)

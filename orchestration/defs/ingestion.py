@@ -166,6 +166,14 @@ def ingest_returns(context: dg.AssetExecutionContext, home: HomeResource):
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "rejected": len(rejected),
+            "new_files": len(new),
+            # one row per file received in this run (a sensor run may cover several)
+            "files": dg.MetadataValue.md(
+                markdown_table(
+                    [{**row, "report": s.report_path} for row, s in zip(rows, new, strict=True)],
+                    limit=100,
+                )
+            ),
             "reports": dg.MetadataValue.md(
                 markdown_table(
                     [

@@ -6,6 +6,8 @@ partitions, added when a participant's first return arrives (by the inbox sensor
 Which partition a file belongs to is decided in ingestion/partitions.py.
 """
 
+from collections.abc import Sequence
+
 import dagster as dg
 
 from ingestion.calendar import load_calendar
@@ -84,7 +86,7 @@ def add_inbox_participants(
 
 
 def pending_partition_tags(
-    instance: dg.DagsterInstance, pending: set[ReturnPartition]
+    participants: Sequence[str], pending: set[ReturnPartition]
 ) -> dict[str, str]:
     """Run tags targeting the partitions of files not registered yet, in one run.
 
@@ -92,8 +94,9 @@ def pending_partition_tags(
     so this is the smallest such box around them (years first..last × participants in
     partition order first..last): one resubmission is one partition, not all of them. Files
     of the other partitions inside the box are registered already and skipped by hash.
+    `participants` are the participant partitions in their order (new ones last).
     """
-    order = {code: i for i, code in enumerate(instance.get_dynamic_partitions(PARTICIPANTS.name))}
+    order = {code: i for i, code in enumerate(participants)}
     years = sorted({p.year for p in pending})
     participants = sorted({p.participant for p in pending}, key=order.__getitem__)
     first = ReturnPartition(years[0], participants[0])

@@ -1,5 +1,6 @@
 """Sensors: new returns in the inbox, and failed runs written where the team watches."""
 
+import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -36,29 +37,60 @@ def _known_hashes(warehouse, instance) -> set[str] | None:
         return None
 
 
+# Jobs whose run ingests the inbox: while one is queued or running, new files wait for it to end
+# and are then picked up together.
+_INGESTING_JOBS = ("refresh_returns", "annual_cycle", "draft_release")
+_IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def run_key_for(sha256s: list[str]) -> str:
+    """The run key of a sensor run: derived from the sorted sha256s of the files it covers, so
+    the same bytes never start two runs."""
+    return hashlib.sha256("\n".join(sorted(sha256s)).encode()).hexdigest()
+
+
+def _run_in_flight(instance) -> dg.DagsterRun | None:
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=_IN_FLIGHT), limit=20)
+    return next((run for run in runs if run.job_name in _INGESTING_JOBS), None)
+
+
 @dg.sensor(
     job=refresh_returns_job,
     minimum_interval_seconds=30,
     description=(
-        "A run per new or changed file in inbox/<year>/ for its partition <year>|<participant> "
-        "(run key = the file's sha256, so the same bytes never start two runs): ingest, rebuild "
-        "the marts, run the checks. A participant's first return adds its partition."
+        "One run for every new or changed file in inbox/<year>/ (its partitions <year>|"
+        "<participant>, one run for all of them): ingest, rebuild the marts, run the checks. "
+        "Files that arrive while an ingesting run is queued or running are picked up together "
+        "when it ends. The run key is derived from the files' sha256s, so the same bytes never "
+        "start two runs. A participant's first return adds its partition."
     ),
 )
 def inbox_sensor(context: dg.SensorEvaluationContext, home: HomeResource):
     from ingestion.calendar import load_calendar
-    from ingestion.partitions import partition_of_file
+    from ingestion.partitions import ReturnPartition, partition_of_file
     from ingestion.registry import file_sha256, inbox_files
+    from orchestration.defs.partitions import pending_partition_tags
 
     paths = home.home
     # cursor: path -> [mtime, size, sha256, partition key], so unchanged files are not read again
     seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
+    busy = _run_in_flight(context.instance)
+    if busy is not None:
+        return dg.SkipReason(
+            f"run {busy.run_id[:8]} ({busy.job_name}) is {busy.status.value.lower()}: new files "
+            "are picked up together when it ends"
+        )
     known = _known_hashes(paths.warehouse, context.instance)
     if known is None:
         return dg.SkipReason("the warehouse is busy (a run is writing); will look again")
     calendar = load_calendar()
-    participants = set(context.instance.get_dynamic_partitions(PARTICIPANTS.name))
-    requests, current, new_participants = [], {}, set()
+    participants = list(context.instance.get_dynamic_partitions(PARTICIPANTS.name))
+    current, new_files = {}, {}
     for path, year in inbox_files(paths):
         stat = path.stat()
         key = str(path.relative_to(paths.inbox))
@@ -70,18 +102,25 @@ def inbox_sensor(context: dg.SensorEvaluationContext, home: HomeResource):
         if sha not in known and partition is None:  # read the file only when it is new
             partition = partition_of_file(path, year, calendar=calendar).key
         current[key] = [stat.st_mtime, stat.st_size, sha, partition]
-        if sha in known:
-            continue
-        participant = partition.split("|")[1]
-        if participant not in participants:
-            new_participants.add(participant)
-        requests.append(
-            dg.RunRequest(run_key=sha, partition_key=partition, tags={"inbox_file": key[:200]})
-        )
+        if sha not in known:
+            new_files[sha] = (key, ReturnPartition.from_key(partition))
+    if not new_files:
+        return dg.SensorResult(skip_reason="no new file in the inbox", cursor=json.dumps(current))
+    pending = {partition for _, partition in new_files.values()}
+    new_participants = sorted({p.participant for p in pending} - set(participants))
+    names = ", ".join(sorted(key for key, _ in new_files.values()))
+    request = dg.RunRequest(
+        run_key=run_key_for(list(new_files)),
+        tags={
+            **pending_partition_tags(participants + new_participants, pending),
+            "inbox_files": names[:200],
+            "inbox_file_count": str(len(new_files)),
+        },
+    )
     return dg.SensorResult(
-        run_requests=requests,
+        run_requests=[request],
         dynamic_partitions_requests=(
-            [PARTICIPANTS.build_add_request(sorted(new_participants))] if new_participants else []
+            [PARTICIPANTS.build_add_request(new_participants)] if new_participants else []
         ),
         cursor=json.dumps(current),
     )

@@ -1,10 +1,11 @@
 """The inbox sensor in a real `dagster dev` (webserver + daemon), as during a collection.
 
 Returns land in the inbox; the sensor, switched on through the GraphQL API, starts one
-`refresh_returns` run per file for the file's partition, adding the participant's
-partition on its first return; the daemon launches the runs. An unreadable file ends
-in the `unidentified` partition as a rejected submission with a failed check, and its
-run still succeeds.
+`refresh_returns` run for all the files it finds (their partitions, one run), adding each
+participant's partition on its first return; the daemon launches the runs. Every file still
+gets its own registration, report and row in the run's check. An unreadable file ends in the
+`unidentified` partition as a rejected submission with a failed check, and its run still
+succeeds.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 
 from demo.sample_returns import generate_sample
 from ingestion.registry import file_sha256
+from orchestration.defs.sensors import run_key_for
 from runtime.home import Home
 from tests.conftest import mhbench_env
 from tests.e2e.dagster_server import dagster_server
@@ -74,12 +76,14 @@ def _runs(server) -> list[dict]:
     return [{**r, "tags": {t["key"]: t["value"] for t in r["tags"]}} for r in runs]
 
 
-def test_a_run_per_new_file_for_its_partition(tmp_path):
+def test_files_dropped_together_are_one_run_with_a_row_per_file(tmp_path):
     home = Home(tmp_path / "home").ensure()
-    summary = generate_sample(home, participants=["SE"], years=range(2023, 2024), include_bad=False)
-    [return_file] = summary.files
+    summary = generate_sample(
+        home, participants=["SE", "IE"], years=range(2023, 2024), include_bad=False
+    )
     scan = home.inbox / "2023" / "scan.xlsx"
     scan.write_bytes(b"%PDF-1.4 a scanned letter, not a workbook")
+    dropped = [*summary.files, scan]
     dagster_home = tmp_path / "dagster"
     dagster_home.mkdir()
     from orchestration.instance import DAGSTER_YAML
@@ -95,42 +99,50 @@ def test_a_run_per_new_file_for_its_partition(tmp_path):
         def finished():
             runs = _runs(server)
             done = [r for r in runs if r["status"] in {"SUCCESS", "FAILURE", "CANCELED"}]
-            return runs if len(runs) >= 2 and len(done) == len(runs) else None
+            return runs if runs and len(done) == len(runs) else None
 
-        runs = server.wait_until("two finished sensor runs", finished, RUNS_TIMEOUT, interval=2)
+        runs = server.wait_until("the sensor run finished", finished, RUNS_TIMEOUT, interval=2)
 
-        assert len(runs) == 2
-        by_key = {r["tags"]["dagster/run_key"]: r for r in runs}
-        assert set(by_key) == {file_sha256(return_file), file_sha256(scan)}
-        assert {r["jobName"] for r in runs} == {"refresh_returns"}
-        failed = {
-            r["runId"]: _failures(server, r["runId"]) for r in runs if r["status"] != "SUCCESS"
-        }
-        assert not failed, f"a rejected file is not a crashed run: {failed}"
-        assert by_key[file_sha256(return_file)]["tags"]["dagster/partition"] == "2023|SE"
-        assert by_key[file_sha256(scan)]["tags"]["dagster/partition"] == "2023|unidentified"
+        # three files, one run: their key is derived from the sorted sha256s
+        [run] = runs
+        assert run["jobName"] == "refresh_returns"
+        assert run["tags"]["dagster/run_key"] == run_key_for([file_sha256(f) for f in dropped])
+        assert run["tags"]["inbox_file_count"] == "3"
+        assert run["status"] == "SUCCESS", (
+            f"a rejected file is not a crashed run: {_failures(server, run['runId'])}"
+        )
+        assert run["tags"]["dagster/asset_partition_range_start"] == "2023|IE"
+        assert run["tags"]["dagster/asset_partition_range_end"] == "2023|unidentified"
 
         node = server.graphql(PARTITIONS)["assetNodeOrError"]
         dimensions = {d["name"]: d["partitionKeys"] for d in node["partitionKeysByDimension"]}
-        assert set(dimensions["participant"]) == {"SE", "unidentified"}
+        assert set(dimensions["participant"]) == {"IE", "SE", "unidentified"}
 
-        executions = {
-            e["runId"]: e for e in server.graphql(CHECK_EXECUTIONS)["assetCheckExecutions"]
-        }
-        rejected = executions[by_key[file_sha256(scan)]["runId"]]
-        assert rejected["evaluation"]["success"] is False
-        assert rejected["evaluation"]["severity"] == "WARN"
-        reports = next(
-            m["mdStr"] for m in rejected["evaluation"]["metadataEntries"] if m["label"] == "reports"
-        )
-        assert "scan.xlsx" in reports and str(home.reports) in reports
-        assert executions[by_key[file_sha256(return_file)]["runId"]]["evaluation"]["success"]
+        [check] = server.graphql(CHECK_EXECUTIONS)["assetCheckExecutions"]
+        assert check["runId"] == run["runId"]
+        assert check["evaluation"]["success"] is False
+        assert check["evaluation"]["severity"] == "WARN"
+        metadata = {m["label"]: m.get("mdStr") for m in check["evaluation"]["metadataEntries"]}
+        assert "scan.xlsx" in metadata["reports"] and str(home.reports) in metadata["reports"]
+        # its own row for every file received
+        lines = [line for line in metadata["files"].splitlines() if line.startswith("| ")]
+        rows = lines[2:]  # after the header and its rule
+        assert sorted(row.split("|")[1].strip() for row in rows) == sorted(f.name for f in dropped)
+        statuses = {row.split("|")[1].strip(): row.split("|")[5].strip() for row in rows}
+        expected = {**{f.name: "accepted" for f in summary.files}, "scan.xlsx": "rejected"}
+        assert statuses == expected
 
         with duckdb.connect(str(home.warehouse), read_only=True) as con:
-            statuses = dict(
-                con.execute("select original_filename, status from raw.submissions").fetchall()
-            )
-        assert statuses == {return_file.name: "accepted", "scan.xlsx": "rejected"}
+            registered = {
+                name: (status, report)
+                for name, status, report in con.execute(
+                    "select original_filename, status, report_path from raw.submissions"
+                ).fetchall()
+            }
+        assert {name: status for name, (status, _) in registered.items()} == expected
+        # and its own report
+        for name, (_, report) in registered.items():
+            assert report and (home.root / report).is_file(), name
 
         # A run worker killed mid-run (as by the OOM killer, or a reboot) must not wedge the pool.
         before = {r["runId"] for r in _runs(server)}
@@ -152,7 +164,7 @@ def test_a_run_per_new_file_for_its_partition(tmp_path):
         run = server.wait_until(
             "a sensor run holding the warehouse", worker_holds_the_warehouse, RUNS_TIMEOUT
         )
-        assert run["tags"]["dagster/run_key"] == file_sha256(killed_file)
+        assert run["tags"]["dagster/run_key"] == run_key_for([file_sha256(killed_file)])
         os.kill(int(run["tags"]["mhbench/pid"]), signal.SIGKILL)
         killed_at = time.monotonic()
 
@@ -187,7 +199,7 @@ def test_a_run_per_new_file_for_its_partition(tmp_path):
 
         def next_done():
             for r in _runs(server):
-                if r["tags"].get("dagster/run_key") == file_sha256(next_file):
+                if r["tags"].get("dagster/run_key") == run_key_for([file_sha256(next_file)]):
                     return r if r["status"] in {"SUCCESS", "FAILURE", "CANCELED"} else None
             return None
 
