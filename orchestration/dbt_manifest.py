@@ -151,3 +151,26 @@ def project_vars() -> dict:
 
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
     return dict(project.get("vars") or {})
+
+
+def nodes_without_raw_inputs() -> tuple[str, ...]:
+    """The seeds and models that no raw table feeds, even indirectly (the dimensions, the
+    validation rules): a change of returns or workflow events leaves them as they are."""
+    manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
+    nodes = {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "seed", "snapshot")
+    }
+    fed: dict[str, bool] = {}
+
+    def fed_by_raw(uid: str) -> bool:
+        if uid not in fed:
+            fed[uid] = False  # (no cycles in a dbt graph; this only stops a revisit)
+            parents = nodes[uid].get("depends_on", {}).get("nodes", [])
+            fed[uid] = any(
+                p.startswith("source.") or (p in nodes and fed_by_raw(p)) for p in parents
+            )
+        return fed[uid]
+
+    return tuple(sorted(node["name"] for uid, node in nodes.items() if not fed_by_raw(uid)))

@@ -160,12 +160,20 @@ def build_of_run(con, run_id: str) -> Fingerprint | None:
     return Fingerprint(row[0], json.loads(row[1])) if row else None
 
 
-def last_build_digest(con) -> str | None:
-    """The fingerprint of the build the warehouse holds now (None: none recorded)."""
+@dataclass(frozen=True)
+class Build:
+    fingerprint: Fingerprint
+    run_id: str
+
+
+def last_build(con) -> Build | None:
+    """The build the warehouse holds now (None: none recorded, e.g. built by an older version)."""
     if not _exists(con, "meta", "builds"):
         return None
-    row = con.execute("select digest from meta.builds order by built_at desc limit 1").fetchone()
-    return row[0] if row else None
+    row = con.execute(
+        "select digest, parts_json, run_id from meta.builds order by built_at desc limit 1"
+    ).fetchone()
+    return Build(Fingerprint(row[0], json.loads(row[1])), row[2]) if row else None
 
 
 def release_fingerprint_digest(manifest: dict) -> str | None:

@@ -7,8 +7,10 @@ ingestion assets, which is how dbt depends on ingestion.
 """
 
 import json
+import shutil
 import subprocess
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -20,9 +22,15 @@ from orchestration.dagster_dbt_light import (
     MhbenchDbtCliResource,
     dbt_assets,
 )
-from orchestration.dbt_manifest import DBT_PROJECT_DIR, dbt_executable, ensure_manifest
+from orchestration.dbt_manifest import (
+    DBT_PROJECT_DIR,
+    dbt_executable,
+    ensure_manifest,
+    nodes_without_raw_inputs,
+)
 from orchestration.dead_runs import child_process_tags, process_tags
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, release_kind
+from publishing.fingerprint import Fingerprint
 from reporting.markdown import markdown_table
 from runtime.home import Home
 
@@ -84,15 +92,37 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     # final or draft (a run tag): which participant-years the benchmarks count (int_release_scope)
     kind = release_kind(context.run.tags)
     home = Home.from_env()
-    fingerprint, unchanged_since = _change_fingerprint(context, home, kind)
-    if unchanged_since is not None:
-        context.log.info(f"nothing changed since {unchanged_since}: nothing to build or publish")
-        context.instance.add_run_tags(context.run.run_id, {UNCHANGED_TAG: unchanged_since})
+    plan = _plan_build(context, home, kind)
+    if plan.unchanged_since is not None:
+        context.log.info(
+            f"nothing changed since {plan.unchanged_since}: nothing to build or publish"
+        )
+        context.instance.add_run_tags(context.run.run_id, {UNCHANGED_TAG: plan.unchanged_since})
         return
     if context.run.tags.get(WARM_UP_TAG):
         _warm_up_great_expectations()
+    exclude = ["test_type:unit"]
+    if plan.returns_only:
+        # dagster-dbt selects every node itself (`--select fqn:*`), so what is left out is
+        # excluded; `cautious` keeps a test of both kinds of node (a relationship from a fact
+        # to a dimension), as `--select source:raw+` would.
+        exclude += nodes_without_raw_inputs()
+    context.log.info(
+        "building what the returns and the workflow feed (`source:raw+`; the code, seeds and "
+        f"dbt vars are those of the build of run {plan.last_build_run}); left as built: "
+        + ", ".join(exclude[1:])
+        if plan.returns_only
+        else "building everything (first build, or the code, seeds or dbt vars changed)"
+    )
     invocation = dbt.cli(
-        ["build", "--exclude", "test_type:unit", "--vars", json.dumps({"release_kind": kind})],
+        [
+            "build",
+            "--exclude",
+            " ".join(exclude),
+            *(["--indirect-selection", "cautious"] if plan.returns_only else []),
+            "--vars",
+            json.dumps({"release_kind": kind}),
+        ],
         context=context,
     )
     # If this run's process dies, dbt would live on and keep the warehouse locked: the tag
@@ -104,9 +134,11 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     )
     # From the enquiries mart's output on, events wait until dbt has let go of the warehouse
     # (its preview reads it), all of them: multi-asset outputs must keep dbt's topological order.
-    held = []
+    held, built = [], set()
     try:
         for event in invocation.stream():
+            if isinstance(event, dg.Output):
+                built.add(context.asset_key_for_output(event.output_name))
             if held or _event_asset_key(context, event) == ENQUIRIES_MART:
                 held.append(event)
             else:
@@ -126,8 +158,25 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
             if isinstance(event, dg.Output) and _event_asset_key(context, event) == ENQUIRIES_MART:
                 event = event.with_metadata({**event.metadata, **preview})
             yield event
-    if fingerprint is not None and invocation.is_successful():
-        _record_build(home, fingerprint, context.run.run_id)
+    if plan.returns_only and invocation.is_successful():
+        # Seeds and the models fed by seeds alone were not rebuilt: they are what the last build
+        # made from the same code and seeds. Reported as such, so that their checks and the
+        # release downstream run in this run as after a full build.
+        for key in sorted(context.selected_asset_keys - built):
+            yield dg.Output(
+                None,
+                output_name=context.assets_def.get_output_name_for_asset_key(key),
+                metadata={
+                    "mhbench/rebuilt": False,
+                    "mhbench/built_by_run": plan.last_build_run or "",
+                },
+            )
+    if plan.fingerprint is not None and invocation.is_successful():
+        _record_build(home, plan.fingerprint, context.run.run_id)
+    if invocation.is_successful():
+        # dagster-dbt gives every invocation a target folder of its own (~4 MB): without this,
+        # one per sensor run piles up in dbt_project/target. dbt's log is in the run's.
+        shutil.rmtree(invocation.target_path, ignore_errors=True)
     if COLLECTION_STATUS_MART in context.selected_asset_keys and invocation.is_successful():
         # the team's view of the collection, on the asset's page in the UI (dbt has exited)
         from orchestration.defs.workflow import collection_status_preview
@@ -159,24 +208,35 @@ def _publishes(context: dg.AssetExecutionContext) -> bool:
     return RELEASE in context.job_def.asset_layer.selected_asset_keys
 
 
-def _change_fingerprint(context: dg.AssetExecutionContext, home: Home, kind: str):
-    """This build's fingerprint, and what it would repeat: `release <id>` (a run that
-    publishes: the latest release of its kind) or `build of run <id>` (a run that does not:
-    the warehouse's last build); None when something changed."""
+# The parts of the fingerprint that define the build itself (not its inputs).
+_DEFINITION_PARTS = ("code_version", "dictionary_version", "dbt_vars")
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    fingerprint: Fingerprint | None  # None: no warehouse yet (nothing to fingerprint)
+    unchanged_since: str | None = None  # what this build would repeat: nothing to do
+    returns_only: bool = False  # only returns/workflow changed since the last build
+    last_build_run: str | None = None
+
+
+def _plan_build(context: dg.AssetExecutionContext, home: Home, kind: str) -> BuildPlan:
+    """What this run's dbt step must build, from the change fingerprint.
+
+    Nothing, when it would repeat what exists: `release <id>` (a run that publishes: the
+    latest release of its kind) or the warehouse's last build (a run that does not). Only the
+    nodes downstream of the raw tables, when the code, seeds and dbt vars are those of the
+    warehouse's last build. Everything otherwise."""
     import duckdb
 
     from ingestion.registry import ensure_schema
     from orchestration.dbt_manifest import project_vars
-    from publishing.fingerprint import (
-        last_build_digest,
-        release_fingerprint,
-        release_fingerprint_digest,
-    )
+    from publishing.fingerprint import last_build, release_fingerprint, release_fingerprint_digest
     from publishing.store import latest_release
     from workflow.events import ensure_workflow_schema
 
     if not home.warehouse.exists():  # the dbt assets materialized alone, before any ingestion
-        return None, None
+        return BuildPlan(None)
     with duckdb.connect(str(home.warehouse)) as con:
         # the raw tables dbt reads, migrated, also when this run ingested nothing
         ensure_schema(con)
@@ -187,15 +247,23 @@ def _change_fingerprint(context: dg.AssetExecutionContext, home: Home, kind: str
                 "`migration` for the participant-years already published"
             )
         fingerprint = release_fingerprint(con, kind, project_vars())
-        last_build = last_build_digest(con)
+        previous = last_build(con)
     context.log.info(f"change fingerprint {fingerprint.digest} ({kind})")
     if _publishes(context):
         latest = latest_release(home, kind)
         if latest and release_fingerprint_digest(latest.manifest) == fingerprint.digest:
-            return fingerprint, f"release {latest.release_id}"
-    elif last_build == fingerprint.digest:
-        return fingerprint, "the last build"
-    return fingerprint, None
+            return BuildPlan(fingerprint, unchanged_since=f"release {latest.release_id}")
+    elif previous is not None and previous.fingerprint.digest == fingerprint.digest:
+        return BuildPlan(fingerprint, unchanged_since=f"the build of run {previous.run_id}")
+    returns_only = previous is not None and all(
+        previous.fingerprint.parts.get(part) == fingerprint.parts[part]
+        for part in _DEFINITION_PARTS
+    )
+    return BuildPlan(
+        fingerprint,
+        returns_only=returns_only,
+        last_build_run=previous.run_id if previous else None,
+    )
 
 
 def _record_build(home: Home, fingerprint, run_id: str) -> None:
