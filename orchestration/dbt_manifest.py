@@ -107,6 +107,43 @@ def generate_docs(target: Path) -> Path:
     return page
 
 
+def project_digest() -> str:
+    """sha256 (16 hex) of every file dbt parses: what the dbt docs of a build depend on."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in _WATCHED:
+        path = DBT_PROJECT_DIR / name
+        for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            if file.is_file():
+                digest.update(str(file.relative_to(DBT_PROJECT_DIR)).encode() + b"\0")
+                digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def docs_page(cache: Path) -> Path:
+    """The static dbt docs page of this version of the dbt project, generated once per version
+    (`generate_docs`) and kept in `cache` as <project digest>.html; older pages are removed.
+
+    The page holds the project and the catalog (tables, columns, types: no row counts), which
+    do not change while the project does not. Call it inside the warehouse pool."""
+    import tempfile
+
+    page = cache / f"{project_digest()}.html"
+    if page.exists():
+        return page
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mhbench-dbt-docs-") as target:
+        built = generate_docs(Path(target))
+        partial = cache / f".{page.name}.tmp"
+        shutil.copyfile(built, partial)
+        partial.replace(page)
+    for old in cache.glob("*.html"):
+        if old != page:
+            old.unlink(missing_ok=True)
+    return page
+
+
 def _marts(published: bool) -> tuple[str, ...]:
     manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
     marts = [

@@ -45,6 +45,11 @@ class Home:
         return self.root / "warehouse" / "build.duckdb"
 
     @property
+    def dbt_docs_cache(self) -> Path:
+        """The dbt docs page of the current dbt project, made once per version of it."""
+        return self.root / "warehouse" / "dbt-docs"
+
+    @property
     def gx_data_docs(self) -> Path:
         """Great Expectations Data Docs of the quality gate, one site per Dagster run."""
         return self.root / "quality" / "gx-data-docs"

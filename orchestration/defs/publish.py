@@ -17,7 +17,6 @@ The release ships the Great Expectations Data Docs of that same run (docs/gx/): 
 site of this run's gate validations, in which every gate check must have its page.
 """
 
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -125,7 +124,14 @@ def built_fingerprint(warehouse: Path, run_id: str):
 
 
 def _write_draft_packs(home, release_folder: Path, release_id: str, scope: dict) -> list[Path]:
-    """One draft pack per participant of the latest year: its own report, highlighted."""
+    """One draft pack per participant of the latest year: its own report, highlighted.
+
+    Each pack is a whole report (100+ charts, seconds each), so they are drawn in parallel,
+    one process per core."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
     from reporting.benchmark_report import write_benchmark_report
 
     if not scope["included"]:
@@ -133,11 +139,21 @@ def _write_draft_packs(home, release_folder: Path, release_id: str, scope: dict)
     year = max(e["collection_year"] for e in scope["included"])
     folder = home.draft_packs(year)
     folder.mkdir(parents=True, exist_ok=True)
-    packs = []
-    for code in sorted({e["participant_code"] for e in scope["included"]}):
-        target = folder / f"{code}_{year}_draft_{release_id}.html"
-        packs.append(write_benchmark_report(release_folder, code, target, year=year))
-    return packs
+    codes = sorted({e["participant_code"] for e in scope["included"]})
+    targets = [folder / f"{code}_{year}_draft_{release_id}.html" for code in codes]
+    workers = min(len(codes), os.cpu_count() or 1)
+    if workers < 2:
+        return [
+            write_benchmark_report(release_folder, code, target, year=year)
+            for code, target in zip(codes, targets, strict=True)
+        ]
+    # spawn, not fork: the run process has threads (Dagster's, the progress display's)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [
+            pool.submit(write_benchmark_report, release_folder, code, target, year=year)
+            for code, target in zip(codes, targets, strict=True)
+        ]
+        return [future.result() for future in futures]
 
 
 def _check_result(key: dg.AssetCheckKey, record, run_id: str | None, blocking: bool) -> dict:
@@ -200,7 +216,7 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
 
     from expectations.drift import drift_summary
     from ingestion.registry import mark_published
-    from orchestration.dbt_manifest import generate_docs, mart_descriptions, project_vars
+    from orchestration.dbt_manifest import docs_page, mart_descriptions, project_vars
     from publishing.exports import ExportSettings
     from publishing.store import DBT_DOCS_INDEX, GX_DOCS_INDEX, build_release, current_release
     from reporting.release_pages import QUALITY_FILE, REPORT_FILE, release_page_writer
@@ -234,23 +250,21 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
         previous.database if previous else None,
         paths.warehouse,
     )
-    with tempfile.TemporaryDirectory(prefix="mhbench-dbt-docs-") as docs_target:
-        docs = generate_docs(Path(docs_target))
-        published = build_release(
-            paths,
-            list(PUBLISHED_MARTS),
-            checks,
-            drift=drift,
-            pages=release_page_writer(),
-            dbt_docs=docs,
-            gx_docs=gx_site.site_dir,
-            kind=kind,
-            scope=scope,
-            exports=ExportSettings.from_dbt_vars(
-                project_vars(), mart_descriptions(), draft=kind == DRAFT
-            ),
-            fingerprint=fingerprint.as_manifest() if fingerprint else None,
-        )
+    published = build_release(
+        paths,
+        list(PUBLISHED_MARTS),
+        checks,
+        drift=drift,
+        pages=release_page_writer(),
+        dbt_docs=docs_page(paths.dbt_docs_cache),
+        gx_docs=gx_site.site_dir,
+        kind=kind,
+        scope=scope,
+        exports=ExportSettings.from_dbt_vars(
+            project_vars(), mart_descriptions(), draft=kind == DRAFT
+        ),
+        fingerprint=fingerprint.as_manifest() if fingerprint else None,
+    )
     packs = []
     if kind == FINAL:
         with duckdb.connect(str(paths.warehouse)) as con:
