@@ -16,7 +16,7 @@ from orchestration.defs.ingestion import ingest_returns
 from orchestration.defs.partitions import PARTICIPANTS, add_inbox_participants
 from orchestration.defs.resources import HomeResource
 from orchestration.defs.schedules import open_collection_schedule, publication_schedule
-from orchestration.defs.sensors import inbox_sensor
+from orchestration.defs.sensors import inbox_sensor, run_key_for
 from runtime.home import Home
 
 
@@ -128,7 +128,7 @@ def test_one_run_over_every_partition_ingests_the_whole_inbox(home):
     assert set(_statuses(home)) == {p.name for p in summary.files}
 
 
-def test_inbox_sensor_requests_a_run_per_new_file_for_its_partition(home):
+def test_inbox_sensor_requests_one_run_for_every_new_file(home):
     generate_sample(home, participants=["SE"], years=range(2023, 2024), include_bad=False)
     unreadable = home.inbox / "2024" / "scan.xlsx"
     unreadable.parent.mkdir(parents=True, exist_ok=True)
@@ -138,11 +138,14 @@ def test_inbox_sensor_requests_a_run_per_new_file_for_its_partition(home):
     with dg.instance_for_test() as instance:
         ctx = dg.build_sensor_context(resources=resources, instance=instance)
         result = inbox_sensor(ctx)
-        requests = {r.run_key: r.partition_key for r in result.run_requests}
-        assert requests == {
-            file_sha256(path): "2023|SE",
-            file_sha256(unreadable): "2024|unidentified",
-        }
+        # two files, one run: its partitions are the range around theirs
+        [request] = result.run_requests
+        assert request.run_key == run_key_for([file_sha256(unreadable), file_sha256(path)])
+        assert request.run_key == run_key_for([file_sha256(path), file_sha256(unreadable)])
+        assert request.partition_key is None
+        assert request.tags["dagster/asset_partition_range_start"] == "2023|SE"
+        assert request.tags["dagster/asset_partition_range_end"] == "2024|unidentified"
+        assert request.tags["inbox_file_count"] == "2"
         # the first return of a participant adds its partition
         [added] = result.dynamic_partitions_requests
         assert added.partitions_def_name == PARTICIPANTS.name
@@ -150,7 +153,7 @@ def test_inbox_sensor_requests_a_run_per_new_file_for_its_partition(home):
         instance.add_dynamic_partitions(PARTICIPANTS.name, list(added.partition_keys))
 
         # once registered, the same files start nothing and add nothing
-        for key in requests.values():
+        for key in ("2023|SE", "2024|unidentified"):
             assert _materialize_partition(home, instance, key).success
         assert _statuses(home) == {path.name: "accepted", "scan.xlsx": "rejected"}
         again = inbox_sensor(
@@ -158,14 +161,36 @@ def test_inbox_sensor_requests_a_run_per_new_file_for_its_partition(home):
         )
         assert again.run_requests == [] and again.dynamic_partitions_requests == []
 
-        # a changed file (new bytes) is a new run for the same partition
+        # a changed file (new bytes) is a new run for its partition alone
         path.write_bytes(path.read_bytes() + b"\0")
         changed = inbox_sensor(
             dg.build_sensor_context(cursor=result.cursor, resources=resources, instance=instance)
         )
-        assert [(r.run_key, r.partition_key) for r in changed.run_requests] == [
-            (file_sha256(path), "2023|SE")
-        ]
+        [request] = changed.run_requests
+        assert request.run_key == run_key_for([file_sha256(path)])
+        assert request.tags["dagster/asset_partition_range_start"] == "2023|SE"
+        assert request.tags["dagster/asset_partition_range_end"] == "2023|SE"
+
+
+def test_inbox_sensor_waits_while_an_ingesting_run_is_queued_or_running(home):
+    """Files that arrive meanwhile are picked up together when the run ends, not one run each."""
+    [path] = generate_sample(
+        home, participants=["SE"], years=range(2023, 2024), include_bad=False
+    ).files
+    resources = {"home": HomeResource(root=str(home.root))}
+    with dg.instance_for_test() as instance:
+        from dagster._core.test_utils import create_run_for_test
+
+        running = create_run_for_test(
+            instance, job_name="refresh_returns", status=dg.DagsterRunStatus.STARTED
+        )
+        waiting = inbox_sensor(dg.build_sensor_context(resources=resources, instance=instance))
+        assert isinstance(waiting, dg.SkipReason)
+        assert running.run_id[:8] in waiting.skip_message and "together" in waiting.skip_message
+
+        instance.report_run_canceled(running)
+        free = inbox_sensor(dg.build_sensor_context(resources=resources, instance=instance))
+        assert [r.run_key for r in free.run_requests] == [run_key_for([file_sha256(path)])]
 
 
 def test_inbox_sensor_leaves_the_warehouse_alone_while_a_run_holds_or_awaits_it(home):
@@ -191,7 +216,7 @@ def test_inbox_sensor_leaves_the_warehouse_alone_while_a_run_holds_or_awaits_it(
 
         storage.free_concurrency_slots_for_run("run-a")
         free = inbox_sensor(dg.build_sensor_context(resources=resources, instance=instance))
-        assert [r.run_key for r in free.run_requests] == [file_sha256(path)]
+        assert [r.run_key for r in free.run_requests] == [run_key_for([file_sha256(path)])]
 
 
 def test_schedules_follow_the_collection_calendar():
