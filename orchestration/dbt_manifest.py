@@ -192,7 +192,8 @@ def project_vars() -> dict:
 
 def nodes_without_raw_inputs() -> tuple[str, ...]:
     """The seeds and models that no raw table feeds, even indirectly (the dimensions, the
-    validation rules): a change of returns or workflow events leaves them as they are."""
+    validation rules), parents before children: a change of returns or workflow events
+    leaves them as they are."""
     manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
     nodes = {
         uid: node
@@ -200,14 +201,18 @@ def nodes_without_raw_inputs() -> tuple[str, ...]:
         if node["resource_type"] in ("model", "seed", "snapshot")
     }
     fed: dict[str, bool] = {}
+    order: list[str] = []  # post-order: every node after its parents
 
     def fed_by_raw(uid: str) -> bool:
         if uid not in fed:
-            fed[uid] = False  # (no cycles in a dbt graph; this only stops a revisit)
             parents = nodes[uid].get("depends_on", {}).get("nodes", [])
+            fed[uid] = False
             fed[uid] = any(
-                p.startswith("source.") or (p in nodes and fed_by_raw(p)) for p in parents
+                p.startswith("source.") or (p in nodes and fed_by_raw(p)) for p in sorted(parents)
             )
+            order.append(uid)
         return fed[uid]
 
-    return tuple(sorted(node["name"] for uid, node in nodes.items() if not fed_by_raw(uid)))
+    for uid in sorted(nodes):
+        fed_by_raw(uid)
+    return tuple(nodes[uid]["name"] for uid in order if not fed[uid])

@@ -106,7 +106,21 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         # dagster-dbt selects every node itself (`--select fqn:*`), so what is left out is
         # excluded; `cautious` keeps a test of both kinds of node (a relationship from a fact
         # to a dimension), as `--select source:raw+` would.
-        exclude += nodes_without_raw_inputs()
+        kept = nodes_without_raw_inputs()
+        exclude += kept
+        # They are what the last build made from the same code and seeds. Reported as such,
+        # first (a multi-asset yields in topological order, and nothing feeds them), so that
+        # their checks and the release downstream run in this run as after a full build.
+        by_name = {key.path[-1]: key for key in context.selected_asset_keys}
+        for key in (by_name[name] for name in kept if name in by_name):
+            yield dg.Output(
+                None,
+                output_name=context.assets_def.get_output_name_for_asset_key(key),
+                metadata={
+                    "mhbench/rebuilt": False,
+                    "mhbench/built_by_run": plan.last_build_run or "",
+                },
+            )
     context.log.info(
         "building what the returns and the workflow feed (`source:raw+`; the code, seeds and "
         f"dbt vars are those of the build of run {plan.last_build_run}); left as built: "
@@ -134,11 +148,9 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     )
     # From the enquiries mart's output on, events wait until dbt has let go of the warehouse
     # (its preview reads it), all of them: multi-asset outputs must keep dbt's topological order.
-    held, built = [], set()
+    held = []
     try:
         for event in invocation.stream():
-            if isinstance(event, dg.Output):
-                built.add(context.asset_key_for_output(event.output_name))
             if held or _event_asset_key(context, event) == ENQUIRIES_MART:
                 held.append(event)
             else:
@@ -158,19 +170,6 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
             if isinstance(event, dg.Output) and _event_asset_key(context, event) == ENQUIRIES_MART:
                 event = event.with_metadata({**event.metadata, **preview})
             yield event
-    if plan.returns_only and invocation.is_successful():
-        # Seeds and the models fed by seeds alone were not rebuilt: they are what the last build
-        # made from the same code and seeds. Reported as such, so that their checks and the
-        # release downstream run in this run as after a full build.
-        for key in sorted(context.selected_asset_keys - built):
-            yield dg.Output(
-                None,
-                output_name=context.assets_def.get_output_name_for_asset_key(key),
-                metadata={
-                    "mhbench/rebuilt": False,
-                    "mhbench/built_by_run": plan.last_build_run or "",
-                },
-            )
     if plan.fingerprint is not None and invocation.is_successful():
         _record_build(home, plan.fingerprint, context.run.run_id)
     if invocation.is_successful():
