@@ -140,6 +140,7 @@ def write_benchmark_report(
     *,
     year: int | None = None,
     manifest: dict | None = None,
+    charts: bool = True,
 ) -> Path:
     """Write the report of the release at release_path; its path.
 
@@ -147,6 +148,9 @@ def write_benchmark_report(
     highlighted in every chart; without it no participant is highlighted. `year` defaults
     to the latest collection year with a published value. `manifest` is the release's
     manifest when it is not written yet (publish writes it last); default: manifest.json.
+    `charts=False` leaves out the two charts of every indicator (a draft pack: the
+    participant's tables and lines of enquiry, in a fraction of the time; the release's own
+    report.html has the charts).
     Raises ReportError for an unknown participant or year, or a folder without a release.
     """
     release_path = Path(release_path)
@@ -157,6 +161,7 @@ def write_benchmark_report(
         year,
         manifest=manifest,
         link_quality=output.resolve().parent == release_path.resolve(),
+        charts=charts,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp")
@@ -172,13 +177,14 @@ def render_benchmark_report(
     *,
     manifest: dict | None = None,
     link_quality: bool = False,
+    charts: bool = True,
 ) -> str:
     """The report as an HTML string (see write_benchmark_report)."""
     started = time.perf_counter()
     data = load_report_data(Path(release_path), participant, year, manifest=manifest)
     if link_quality and (Path(release_path) / QUALITY_FILE).exists():
         data.quality_link = QUALITY_FILE
-    return _render(data, started)
+    return _render(data, started, charts)
 
 
 # -- reading the release ----------------------------------------------------------------------
@@ -366,7 +372,7 @@ def _name(data: ReportData, code: str) -> str:
     return data.participants.get(code, {}).get("participant_name") or code
 
 
-def _render(data: ReportData, started: float) -> str:
+def _render(data: ReportData, started: float, draw_indicators: bool = True) -> str:
     from reporting.charts import Charts
 
     by_section: dict[str, list[dict]] = defaultdict(list)
@@ -381,7 +387,9 @@ def _render(data: ReportData, started: float) -> str:
             indicators = []
             for indicator in by_section[section]:
                 n_charts += 1
-                indicators.append(_indicator(data, indicator, charts, n_charts))
+                indicators.append(
+                    _indicator(data, indicator, charts if draw_indicators else None, n_charts)
+                )
             sections.append(
                 {"id": section, "title": _section_title(section), "indicators": indicators}
             )
@@ -418,6 +426,7 @@ def _render(data: ReportData, started: float) -> str:
             "n_indicators": len(data.indicators),
             "marts": ", ".join(sorted(data.marts)),
             "quality_link": data.quality_link,
+            "charts": draw_indicators,
         },
         sections=sections,
         summary=summary,
@@ -472,7 +481,8 @@ def _enquiries(data: ReportData, charts) -> dict | None:
 
 
 def _indicator(data: ReportData, indicator: dict, charts, index: int) -> dict:
-    """One indicator's article: its charts, its values table and the notes on them."""
+    """One indicator's article: its charts (none when `charts` is None), its values table and
+    the notes on them."""
     from reporting.charts import Bar
 
     code = indicator["indicator_code"]
@@ -493,33 +503,39 @@ def _indicator(data: ReportData, indicator: dict, charts, index: int) -> dict:
         )
         for r in rows
     ]
-    position_chart = charts.position(
-        bars,
-        stats.get("median"),
-        stats.get("p25"),
-        stats.get("p75"),
-        unit,
-        prefix=f"p{index}",
-        label=f"{indicator['indicator_name']} {data.year}, participants by value",
-    )
-    series = {
-        p: [(y, data.values[(code, y, p)].value) for y in data.years if (code, y, p) in data.values]
-        for p in data.participants
-    }
-    median = [
-        (y, data.benchmark.get((code, y), {}).get("median"))
-        for y in data.years
-        if (code, y) in data.benchmark
-    ]
-    trend_chart = charts.trend(
-        series,
-        median,
-        data.participant,
-        sorted(data.breaks.get((code, data.participant or ""), set())),
-        unit,
-        prefix=f"t{index}",
-        label=f"{indicator['indicator_name']} over the years",
-    )
+    position_chart = trend_chart = None
+    if charts is not None:
+        position_chart = charts.position(
+            bars,
+            stats.get("median"),
+            stats.get("p25"),
+            stats.get("p75"),
+            unit,
+            prefix=f"p{index}",
+            label=f"{indicator['indicator_name']} {data.year}, participants by value",
+        )
+        series = {
+            p: [
+                (y, data.values[(code, y, p)].value)
+                for y in data.years
+                if (code, y, p) in data.values
+            ]
+            for p in data.participants
+        }
+        median = [
+            (y, data.benchmark.get((code, y), {}).get("median"))
+            for y in data.years
+            if (code, y) in data.benchmark
+        ]
+        trend_chart = charts.trend(
+            series,
+            median,
+            data.participant,
+            sorted(data.breaks.get((code, data.participant or ""), set())),
+            unit,
+            prefix=f"t{index}",
+            label=f"{indicator['indicator_name']} over the years",
+        )
 
     # Footnotes of the rows shown, numbered once per indicator.
     notes: dict[str, int] = {}
