@@ -86,7 +86,8 @@ class DagsterDev:
                     return result
             time.sleep(interval)
         raise CaseFailed(
-            f"no {what} before the deadline:\n" + self.log.read_text(errors="replace")[-4000:]
+            f"timed out waiting for {what}; the end of the dagster dev log:\n"
+            + self.log.read_text(errors="replace")[-2000:]
         )
 
     def _selector(self, sensor: str) -> dict:
