@@ -1,17 +1,19 @@
-"""`make bench`: time the annual cycle on the sample, the code location load and the import floor.
+"""`make bench`: issue #15's cases in one run, as ratios to the framework floor of the same run.
 
-For each of --runs repetitions: a fresh MHBENCH_HOME, the sample written, then
-`mhbench run` timed as a subprocess (wall time; peak RSS of the largest process,
-dbt's subprocess included), then `mhbench validate` on one sample return. The floor
-is a bare `python -c "import dagster, dagster_dbt, great_expectations"`.
+- floor: `python -c "import dagster, great_expectations"` plus `dbt build` of a one-model
+  DuckDB project, what any cycle pays at least once (scripts/bench_cases.py).
+- sample, on one home: the cold cycle (`mhbench sample`, `mhbench run --draft`), the same run
+  with nothing new (it must publish nothing), one changed resubmission and its run (it must
+  publish a draft).
+- rush (--no-rush to skip): one file, then --files at once, under `dagster dev` with the inbox
+  sensor on, until every file is registered with its report and the runs have ended.
+- scale (--no-scale to skip): the cold cycle at 50 participants x 10 years.
+- `mhbench validate` on one return, and the code location load (issue #7: `dagster
+  definitions validate -w workspace.yaml` under 5 s; `code_location_import` is `import
+  orchestration.definitions` alone).
 
-The code location load (--load-runs repetitions) is what issue #7 measures and holds to
-5 s: the wall time of `dagster definitions validate -w workspace.yaml` (interpreter start,
-the CLI, the instance, importing and building the definitions), against an existing
-instance; `code_location_import` is `import orchestration.definitions` alone (what every
-run process pays). The machine is shared: each repetition records the 1-minute load
-average it started under. Medians and minima are printed and written to
-bench-results/bench.json.
+The machine may be shared: every case records the 1-minute load average it started under.
+The table is printed and everything written to bench-results/bench.json.
 """
 
 from __future__ import annotations
@@ -85,83 +87,136 @@ def code_location_load(env: dict[str, str], runs: int) -> dict[str, dict]:
     }
 
 
+def _ratio(seconds: float | None, floor: float) -> float | None:
+    return round(seconds / floor, 2) if seconds is not None and floor else None
+
+
 def main(
-    runs: int = typer.Option(3, help="Repetitions of the annual cycle (the median is reported)."),
     load_runs: int = typer.Option(5, help="Repetitions of the code location load and imports."),
-    cycle_runs: bool = typer.Option(True, "--cycle/--no-cycle", help="Time the annual cycle."),
+    floor_runs: int = typer.Option(3, help="Repetitions of the framework floor."),
+    rush: bool = typer.Option(True, "--rush/--no-rush", help="The deadline rush (dagster dev)."),
+    scale: bool = typer.Option(True, "--scale/--no-scale", help="The 50 x 10 cold cycle."),
+    files: int = typer.Option(10, help="Files dropped at once in the rush."),
 ) -> None:
-    results: dict[str, dict] = {}
-    results["import_floor"] = _repeat(
-        [sys.executable, "-c", "import dagster, dagster_dbt, great_expectations"],
-        dict(os.environ),
+    """Issue #15's cases in one run, as ratios to the framework floor measured in this run."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    from bench_cases import framework_floor, sample_sequence, scale_cold_cycle
+    from bench_cases import rush as rush_case
+
+    env = dict(os.environ)
+    env.pop("DAGSTER_HOME", None)
+    results: dict[str, dict] = {"machine": {"cpus": os.cpu_count(), "load_1min": _load_1min()}}
+    console.print("floor: import dagster + great_expectations, plus a one-model dbt build")
+    results["floor"] = framework_floor(env, runs=floor_runs)
+    floor = results["floor"]["floor_s"]
+    console.print("sample: cold cycle, nothing new, one resubmission (draft runs, one home)")
+    results["sample"] = sample_sequence(env)
+    if rush:
+        console.print(f"rush: 1 file, then {files} at once, under dagster dev (inbox sensor on)")
+        results["rush"] = rush_case(env, files=files)
+    if scale:
+        console.print("scale: cold cycle at 50 participants x 10 years")
+        results["scale"] = scale_cold_cycle(env)
+
+    # what a submitter waits for, and the code location load (issue #7's 5 s)
+    home = Path(tempfile.mkdtemp(prefix="mhbench-bench-")) / "home"
+    env_home = dict(env, MHBENCH_HOME=str(home), DAGSTER_HOME=str(home / "dagster"))
+    _timed([str(Path(sys.executable).with_name("mhbench")), "sample"], env_home)
+    sample_return = next((home / "inbox" / "2024").glob("*.xlsx"))
+    results["validate_one_return"] = _repeat(
+        [str(Path(sys.executable).with_name("mhbench")), "validate", str(sample_return)],
+        env_home,
         load_runs,
     )
-
-    cycle, validate = [], []
-    mhbench = str(Path(sys.executable).with_name("mhbench"))
-    # One home path, emptied before each run, as a deployment has one: dbt keeps its
-    # partial-parse state only while the profile (which names the warehouse) is unchanged.
-    # (a deployment's `dbt parse` at install time is for its own home: prime it for this one)
-    home = Path(tempfile.mkdtemp(prefix="mhbench-bench-")) / "home"
-    env = dict(os.environ, MHBENCH_HOME=str(home))
-    env.pop("DAGSTER_HOME", None)
-    if cycle_runs:
-        _timed([str(Path(sys.executable).with_name("dbt")), "parse", "--quiet"], _dbt_env(env))
-    for i in range(runs if cycle_runs else 0):
-        shutil.rmtree(home, ignore_errors=True)
-        _timed([mhbench, "sample"], env)
-        # a draft: on a fresh home nothing is approved, and a final release would be refused
-        wall, peak = _timed([mhbench, "run", "--draft"], env)
-        console.print(f"run {i + 1}/{runs}: {wall:.1f} s, peak RSS {peak:.0f} MiB")
-        cycle.append((wall, peak))
-        # what a submitter waits for, interpreter start included
-        sample_return = next((home / "inbox" / "2024").glob("*.xlsx"))
-        validate.append(_timed([mhbench, "validate", str(sample_return)], env)[0])
-    if cycle:
-        results["annual_cycle"] = {
-            "wall_s": [w for w, _ in cycle],
-            "peak_rss_mib": [p for _, p in cycle],
-        }
-        results["validate_one_return"] = {"wall_s": validate}
-    # The code location as a deployment loads it, with its instance in place: the one
-    # `mhbench run` wrote into the bench home, or (--no-cycle) a new one, created by an
-    # untimed first load.
-    dagster_home = home / "dagster"
-    load_env = dict(env, DAGSTER_HOME=str(dagster_home))
-    if not (dagster_home / "dagster.yaml").exists():
-        dagster_home.mkdir(parents=True, exist_ok=True)
-        (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
-        code_location_load(load_env, 1)
-    results.update(code_location_load(load_env, load_runs))
+    (home / "dagster").mkdir(parents=True, exist_ok=True)
+    (home / "dagster" / "dagster.yaml").write_text(DAGSTER_YAML)
+    code_location_load(env_home, 1)
+    results.update(code_location_load(env_home, load_runs))
     shutil.rmtree(home.parent, ignore_errors=True)
 
-    table = Table("measure", "median", "min", "runs", "load avg (1 min)")
-    for name, data in results.items():
-        walls = data["wall_s"]
-        data["median_wall_s"] = statistics.median(walls)
-        data["min_wall_s"] = min(walls)
-        loads = data.get("load_1min")
+    sample = results["sample"]
+    rows = [
+        ("cold cycle (sample, run --draft)", sample["cold"]["wall_s"], 2.5, sample["cold"]),
+        ("run again, nothing new", sample["nothing_new"]["wall_s"], 1.0, sample["nothing_new"]),
+        (
+            "one resubmission -> new release",
+            sample["resubmission"]["wall_s"],
+            1.5,
+            sample["resubmission"],
+        ),
+    ]
+    summary = {
+        name: {
+            "wall_s": wall,
+            "x_floor": _ratio(wall, floor),
+            "target_x_floor": target,
+            "load_1min": data.get("load_1min"),
+            "peak_tree_rss_mib": data.get("peak_tree_rss_mib"),
+        }
+        for name, wall, target, data in rows
+    }
+    if rush:
+        r = results["rush"]
+        summary["deadline rush"] = {
+            "wall_s": r["rush_s"],
+            "x_one_file": r["ratio"],
+            "target_x_one_file": 2.0,
+            "one_file_s": r["one_file_s"],
+            "runs": r["rush_runs"],
+            "files": r["files"],
+            "load_1min": r["load_1min"],
+        }
+    if scale:
+        sc = results["scale"]
+        summary["cold cycle 50 x 10"] = {
+            "wall_s": sc["wall_s"],
+            "x_sample": _ratio(sc["wall_s"], sample["cold"]["wall_s"]),
+            "target_x_sample": 2.0,
+            "peak_tree_rss_mib": sc["peak_tree_rss_mib"],
+            "target_rss_mib": 1024,
+            "load_1min": sc["load_1min"],
+        }
+    results["summary"] = summary
+
+    table = Table("case", "seconds", "ratio", "target", "peak RSS (MiB)", "load avg (1 min)")
+    table.add_row(
+        "framework floor",
+        f"{floor:.1f}",
+        "1.00 x floor",
+        "",
+        "",
+        ", ".join(str(x) for x in results["floor"]["load_1min"]),
+    )
+    for name, data in summary.items():
+        if "x_floor" in data:
+            ratio, target = f"{data['x_floor']} x floor", f"<= {data['target_x_floor']} x"
+        elif "x_one_file" in data:
+            ratio = (
+                f"{data['x_one_file']} x one file ({data['runs']} runs for {data['files']} files)"
+            )
+            target = f"<= {data['target_x_one_file']} x"
+        else:
+            ratio, target = f"{data['x_sample']} x sample", f"<= {data['target_x_sample']} x, 1 GB"
         table.add_row(
-            f"{name} wall (s)",
-            f"{data['median_wall_s']:.2f}",
-            f"{data['min_wall_s']:.2f}",
-            ", ".join(f"{w:.2f}" for w in walls),
-            f"{min(loads):.1f}-{max(loads):.1f}" if loads else "",
+            name,
+            f"{data['wall_s']:.1f}",
+            ratio,
+            target,
+            str(data.get("peak_tree_rss_mib") or ""),
+            str(data.get("load_1min")),
         )
-        if "peak_rss_mib" in data:
-            data["median_peak_rss_mib"] = statistics.median(data["peak_rss_mib"])
-            table.add_row(f"{name} peak RSS (MiB)", f"{data['median_peak_rss_mib']:.0f}", "")
     console.print(table)
     load = results["code_location_load"]
     verdict = "[green]under[/]" if load["meets_target"] else "[red]over[/]"
     console.print(
         f"code location load (`dagster definitions validate`): median "
-        f"{load['median_wall_s']:.2f} s, min {load['min_wall_s']:.2f} s: {verdict} the "
-        f"{CODE_LOCATION_TARGET_S:g} s target"
+        f"{statistics.median(load['wall_s']):.2f} s: {verdict} the {CODE_LOCATION_TARGET_S:g} s target; "
+        f"validate one return: median {statistics.median(results['validate_one_return']['wall_s']):.2f} s"
     )
     out = REPO / "bench-results"
     out.mkdir(exist_ok=True)
     (out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    console.print(f"written: {out / 'bench.json'}")
 
 
 if __name__ == "__main__":

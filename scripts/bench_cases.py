@@ -328,6 +328,38 @@ def sample_cold_cycle(env: dict[str, str], timeout: float = TIMEOUT_S) -> dict:
     return result
 
 
+def sample_sequence(env: dict[str, str], timeout: float = TIMEOUT_S) -> dict:
+    """On one home, as a collection lives it: the cold cycle (`mhbench sample`, then
+    `mhbench run --draft`), the same run again with nothing new, then one changed
+    resubmission and the run that follows it. Each checks what it must do: the second run
+    publishes no release, the third publishes one."""
+    with _Workdir("sequence") as root:
+        home = root / "home"
+        env = quiet_env(env, MHBENCH_HOME=str(home), DAGSTER_HOME=str(home / "dagster"))
+        run_measured([sys.executable, "-m", "cli.app", "sample"], env, REPO, timeout)
+        cold = _cold_cycle(REPO, home, env, timeout, root / "cold.log")
+        cold.pop("codes")
+        run = [sys.executable, "-m", "cli.app", "run", "--draft"]
+
+        def drafts() -> int:
+            return len(list((home / "releases" / "drafts").glob("*/manifest.json")))
+
+        before = drafts()
+        again = run_measured(run, env, REPO, timeout)
+        if drafts() != before or "Nothing changed since" not in again.stdout:
+            raise CaseFailed(f"the run with nothing new published a release:\n{again.stdout}")
+        [resubmission] = write_resubmissions(home, root / "scratch", RUSH_YEAR, 1)
+        drop([resubmission])
+        resubmitted = run_measured(run, env, REPO, timeout)
+        if drafts() != before + 1:
+            raise CaseFailed(f"the resubmission published no release:\n{resubmitted.stdout}")
+    return {
+        "cold": cold,
+        "nothing_new": again.as_dict(),
+        "resubmission": {**resubmitted.as_dict(), "participant": resubmission.participant},
+    }
+
+
 def _copy_tracked(repo: Path, to: Path) -> int:
     """The repository's tracked files (as in the work tree) copied to `to`."""
     listed = subprocess.run(
@@ -422,6 +454,12 @@ def scale(
 ):
     """The cold cycle at participants x years (synthetic)."""
     _show(scale_cold_cycle, participants=participants, years=years, timeout=timeout)
+
+
+@app.command()
+def sequence(timeout: float = typer.Option(TIMEOUT_S)):
+    """Cold cycle, nothing new, one resubmission, on one home."""
+    _show(sample_sequence, timeout=timeout)
 
 
 @app.command()
