@@ -215,4 +215,9 @@ def nodes_without_raw_inputs() -> tuple[str, ...]:
 
     for uid in sorted(nodes):
         fed_by_raw(uid)
-    return tuple(nodes[uid]["name"] for uid in order if not fed[uid])
+    # an ephemeral model is never built on its own: nothing to leave as built
+    return tuple(
+        nodes[uid]["name"]
+        for uid in order
+        if not fed[uid] and nodes[uid].get("config", {}).get("materialized") != "ephemeral"
+    )

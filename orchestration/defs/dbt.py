@@ -196,6 +196,12 @@ WARM_UP_TAG = "mhbench/warm_up_great_expectations"
 def _warm_up_great_expectations() -> None:
     import threading
 
+    # great_expectations imports sqlalchemy.orm, which sqlalchemy also imports lazily on the
+    # first `IN` query of Dagster's event log, in this thread: two threads importing it at once
+    # saw it half-initialized ("partially initialized module 'sqlalchemy.orm.exc'"). Imported
+    # here first, whole, before the thread starts.
+    import sqlalchemy.orm  # noqa: F401
+
     from expectations.runner import warm_up
 
     threading.Thread(target=warm_up, name="warm-up-gx", daemon=True).start()
