@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from publishing.manifest import dictionary_version
+from runtime.duckdb_tables import table_exists
 
 REPO = Path(__file__).resolve().parent.parent
 # What builds a release: the stage rooms, the dbt project and the locked dependencies.
@@ -93,16 +94,6 @@ def _table_digest(con, sql: str) -> str:
     ).fetchone()[0]
 
 
-def _exists(con, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
-
-
 def release_fingerprint(con, kind: str, dbt_vars: dict) -> Fingerprint:
     """The fingerprint of what a build of this warehouse would publish as a `kind` release."""
     from ingestion.registry import PUBLISHED
@@ -110,7 +101,7 @@ def release_fingerprint(con, kind: str, dbt_vars: dict) -> Fingerprint:
     parts: dict[str, object] = {"release_kind": kind}
     parts["submissions"] = (
         _table_digest(con, "select s::varchar as row_text from raw.submissions s")
-        if _exists(con, "raw", "submissions")
+        if table_exists(con, "raw", "submissions")
         else ""
     )
     parts["submission_events"] = (
@@ -119,12 +110,12 @@ def release_fingerprint(con, kind: str, dbt_vars: dict) -> Fingerprint:
             "select e::varchar as row_text from raw.submission_events e "
             f"where e.status <> '{PUBLISHED}'",
         )
-        if _exists(con, "raw", "submission_events")
+        if table_exists(con, "raw", "submission_events")
         else ""
     )
     parts["workflow"] = (
         _table_digest(con, "select w::varchar as row_text from raw.workflow_events w")
-        if _exists(con, "raw", "workflow_events")
+        if table_exists(con, "raw", "workflow_events")
         else ""
     )
     parts["dictionary_version"] = dictionary_version()
@@ -150,7 +141,7 @@ def record_build(con, fingerprint: Fingerprint, run_id: str) -> None:
 
 def build_of_run(con, run_id: str) -> Fingerprint | None:
     """The fingerprint of the build made by run `run_id` (None: that run built nothing)."""
-    if not _exists(con, "meta", "builds"):
+    if not table_exists(con, "meta", "builds"):
         return None
     row = con.execute(
         "select digest, parts_json from meta.builds where run_id = ? "
@@ -168,7 +159,7 @@ class Build:
 
 def last_build(con) -> Build | None:
     """The build the warehouse holds now (None: none recorded, e.g. built by an older version)."""
-    if not _exists(con, "meta", "builds"):
+    if not table_exists(con, "meta", "builds"):
         return None
     row = con.execute(
         "select digest, parts_json, run_id from meta.builds order by built_at desc limit 1"

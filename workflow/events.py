@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from runtime.duckdb_tables import table_exists
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -97,17 +99,6 @@ class WorkflowEvent:
 
 
 _INSERT = "INSERT INTO raw.workflow_events VALUES (" + ", ".join("?" * 13) + ")"
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    """Whether the warehouse has this table or view."""
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
 
 
 def ensure_workflow_schema(con: duckdb.DuckDBPyConnection) -> int:

@@ -234,23 +234,16 @@ def _plan_build(context: dg.AssetExecutionContext, home: Home, kind: str) -> Bui
     warehouse's last build. Everything otherwise."""
     import duckdb
 
-    from ingestion.registry import ensure_schema
     from orchestration.dbt_manifest import project_vars
+    from orchestration.defs.ingestion import ensure_raw_tables
     from publishing.fingerprint import last_build, release_fingerprint, release_fingerprint_digest
     from publishing.store import latest_release
-    from workflow.events import ensure_workflow_schema
 
     if not home.warehouse.exists():  # the dbt assets materialized alone, before any ingestion
         return BuildPlan(None)
     with duckdb.connect(str(home.warehouse)) as con:
         # the raw tables dbt reads, migrated, also when this run ingested nothing
-        ensure_schema(con)
-        migrated = ensure_workflow_schema(con)
-        if migrated:
-            context.log.info(
-                f"workflow events created: {migrated} sign-off/approval event(s) recorded by "
-                "`migration` for the participant-years already published"
-            )
+        ensure_raw_tables(con, context.log)
         fingerprint = release_fingerprint(con, kind, project_vars())
         previous = last_build(con)
     context.log.info(f"change fingerprint {fingerprint.digest} ({kind})")

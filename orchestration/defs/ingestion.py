@@ -25,6 +25,20 @@ _KINDS = {"python", "duckdb"}
 _OWNERS = ["team:data-engineering"]
 
 
+def ensure_raw_tables(con, log) -> None:
+    """The raw tables, and the workflow's event log migrated (logged when it was created)."""
+    from ingestion.registry import ensure_schema
+    from workflow.events import ensure_workflow_schema
+
+    ensure_schema(con)
+    migrated = ensure_workflow_schema(con)
+    if migrated:
+        log.info(
+            f"workflow events created: {migrated} sign-off/approval event(s) recorded by "
+            "`migration` for the participant-years already published"
+        )
+
+
 @dg.multi_asset(
     name="ingest_returns",
     specs=[
@@ -71,11 +85,9 @@ def ingest_returns(context: dg.AssetExecutionContext, home: HomeResource):
     import duckdb
 
     from ingestion.partitions import ReturnPartition
-    from ingestion.registry import ensure_schema
     from ingestion.registry import ingest_inbox as ingest
     from reporting.submitter_report import write_html
     from workflow.actions import lock_check
-    from workflow.events import ensure_workflow_schema
 
     paths = home.home
     partitions = {ReturnPartition.from_key(key) for key in context.partition_keys}
@@ -94,13 +106,7 @@ def ingest_returns(context: dg.AssetExecutionContext, home: HomeResource):
         )
 
     with duckdb.connect(str(paths.warehouse)) as con:
-        ensure_schema(con)
-        migrated = ensure_workflow_schema(con)
-        if migrated:
-            context.log.info(
-                f"workflow events created: {migrated} sign-off/approval event(s) recorded by "
-                "`migration` for the participant-years already published"
-            )
+        ensure_raw_tables(con, context.log)
         # A file for an approved (locked) participant-year is registered as held.
         submissions = ingest(
             con,
