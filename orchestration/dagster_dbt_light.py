@@ -34,6 +34,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from functools import cached_property
+
+from packaging import version
 
 if "dbt" not in sys.modules:
     # A None entry in sys.modules makes `import dbt...` raise ImportError; dagster_dbt.compat
@@ -66,3 +69,14 @@ class MhbenchDbtCliResource(DbtCliResource):
 
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
         return None
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        """dbt-core's version, from this environment's package metadata.
+
+        dagster-dbt asks the executable (`dbt --version`) once per run: 1.7 s here, and dbt
+        then asks PyPI for its latest version over the network. The executable is this
+        environment's (`dbt_manifest.dbt_executable`), so its package says the same."""
+        from importlib.metadata import version as installed_version
+
+        return version.parse(installed_version("dbt-core"))

@@ -50,6 +50,11 @@ class Home:
         return self.root / "warehouse" / "dbt-docs"
 
     @property
+    def dbt_parse_state(self) -> Path:
+        """dbt's parse of this home's builds, one file per release kind, kept between runs."""
+        return self.root / "warehouse" / "dbt-parse"
+
+    @property
     def gx_data_docs(self) -> Path:
         """Great Expectations Data Docs of the quality gate, one site per Dagster run."""
         return self.root / "quality" / "gx-data-docs"

@@ -206,7 +206,12 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
 
     from expectations.drift import drift_summary
     from ingestion.registry import mark_published
-    from orchestration.dbt_manifest import docs_page, mart_descriptions, project_vars
+    from orchestration.dbt_manifest import (
+        docs_page,
+        mart_descriptions,
+        parse_state,
+        project_vars,
+    )
     from publishing.exports import ExportSettings
     from publishing.store import DBT_DOCS_INDEX, GX_DOCS_INDEX, build_release, current_release
     from reporting.release_pages import QUALITY_FILE, REPORT_FILE, release_page_writer
@@ -246,7 +251,9 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
         checks,
         drift=drift,
         pages=release_page_writer(),
-        dbt_docs=docs_page(paths.dbt_docs_cache),
+        dbt_docs=docs_page(
+            paths.dbt_docs_cache, parse_state(paths.dbt_parse_state, kind), release_kind=kind
+        ),
         gx_docs=gx_site.site_dir,
         kind=kind,
         scope=scope,

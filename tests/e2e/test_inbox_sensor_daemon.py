@@ -21,6 +21,7 @@ import pytest
 
 from demo.sample_returns import generate_sample
 from ingestion.registry import file_sha256
+from orchestration.dbt_manifest import PARSE_REUSED
 from orchestration.defs.sensors import run_key_for
 from runtime.home import Home
 from tests.conftest import mhbench_env
@@ -206,6 +207,10 @@ def test_files_dropped_together_are_one_run_with_a_row_per_file(tmp_path):
 
         after = server.wait_until("the next sensor run", next_done, RUNS_TIMEOUT, interval=2)
         assert after["status"] == "SUCCESS", _failures(server, after["runId"])
+        # and its dbt started from the parse the first run's build kept in this home
+        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+            messages = [e.user_message for e in instance.all_logs(after["runId"])]
+        assert PARSE_REUSED in messages, [m for m in messages if "pars" in m]
     print(
         f"dead run worker: marked failed {seconds_to_fail:.0f} s and its slot freed "
         f"{seconds_to_free:.0f} s after SIGKILL"

@@ -1,0 +1,79 @@
+"""How the dbt step invokes dbt: the parse it keeps per home and release kind, and the dbt
+version it takes from the environment rather than from `dbt --version` (which asks PyPI)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from orchestration.dagster_dbt_light import MhbenchDbtCliResource
+from orchestration.dbt_manifest import (
+    DBT_PROJECT_DIR,
+    PARSE_REUSED,
+    dbt_executable,
+    keep_parse_state,
+    parse_report,
+    parse_state,
+    release_kind_vars,
+    reuse_parse_state,
+)
+from runtime.home import Home
+from tests.conftest import mhbench_env
+
+pytestmark = pytest.mark.xdist_group("dbt_build")
+
+
+def _parse(home: Home, target: Path, kind: str) -> None:
+    """`dbt parse` as dagster-dbt runs a build: JSON log in the invocation's target folder."""
+    env = mhbench_env(home.root)
+    env.update(DBT_TARGET_PATH=str(target), DBT_LOG_PATH=str(target), DBT_LOG_FORMAT="json")
+    env["DBT_PROFILES_DIR"] = str(DBT_PROJECT_DIR)
+    subprocess.run(
+        [dbt_executable(), "parse", "--vars", release_kind_vars(kind)],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_the_parse_kept_for_a_home_and_kind_is_reused_and_a_full_parse_says_why(tmp_path):
+    home = Home(tmp_path / "home").ensure()
+    state = parse_state(home.dbt_parse_state, "draft")
+
+    first = tmp_path / "first"
+    reuse_parse_state(state, first)  # nothing kept yet
+    _parse(home, first, "draft")
+    assert parse_report(first) == "dbt parsed the whole project: saved manifest not found"
+    keep_parse_state(first, state)
+    assert state.is_file()
+
+    second = tmp_path / "second"
+    reuse_parse_state(state, second)
+    _parse(home, second, "draft")
+    assert parse_report(second) == PARSE_REUSED
+
+    # another release kind (its --vars) is not that parse: dbt says so, and it gets its own
+    other = tmp_path / "other"
+    reuse_parse_state(state, other)
+    _parse(home, other, "final")
+    assert parse_report(other).startswith("dbt parsed the whole project: config vars")
+    assert parse_state(home.dbt_parse_state, "final") != state
+
+
+def test_the_dbt_version_comes_from_the_environment_not_from_running_dbt(tmp_path):
+    # an executable that fails if run: dagster-dbt would run `dbt --version` on first use
+    refuses = tmp_path / "dbt"
+    refuses.write_text("#!/bin/sh\necho 'dbt was run' >&2\nexit 3\n")
+    refuses.chmod(0o755)
+    resource = MhbenchDbtCliResource(
+        project_dir=os.fspath(DBT_PROJECT_DIR),
+        profiles_dir=os.fspath(DBT_PROJECT_DIR),
+        dbt_executable=os.fspath(refuses),
+    )
+    assert str(resource._cli_version) == version("dbt-core")
+    assert resource._cli_version.major == 1
