@@ -16,10 +16,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from publishing.sdmx import SDMX_DIR, SdmxSettings
 from runtime.home import Home
 from runtime.spreadsheet import FORMULA_START_SQL_PATTERN
+
+if TYPE_CHECKING:
+    from publishing.workbook_process import WorkbookJob
 
 RELEASE_DB = "mhbench.duckdb"
 # The field names of a DuckDB STRUCT type as information_schema spells it (names may be quoted).
@@ -146,22 +150,18 @@ class ExportSettings:
 
 def write_exports(
     home: Home, staging: Path, marts: list[str], manifest: dict, settings: ExportSettings
-) -> dict:
-    """Write SDMX and the workbook into the release being built; records in `manifest` the
-    flags and the disclosure thresholds they document, and returns what was written."""
+) -> tuple[dict, WorkbookJob]:
+    """Write SDMX into the release being built and start its workbook (in a process of its
+    own: wait for the job before the release's files are hashed); records in `manifest` the
+    flags and the disclosure thresholds they document, and returns what is written."""
     from publishing.reference import flags_to_manifest, read_flags
     from publishing.sdmx import write_sdmx
-    from publishing.xlsx_export import (
-        disclosure_text,
-        release_readme,
-        release_workbook_name,
-        write_release_workbook,
-    )
+    from publishing.workbook_process import start_release_workbook
+    from publishing.xlsx_export import disclosure_text, release_readme, release_workbook_name
 
     flags = read_flags(home.warehouse)
     manifest["flags"] = flags_to_manifest(flags)
     manifest["disclosure"] = {"suppress_max": settings.suppress_max, "round_to": settings.round_to}
-    observations = write_sdmx(staging / RELEASE_DB, flags, staging / SDMX_DIR, settings.sdmx)
     workbook = release_workbook_name(manifest["release_id"])
     readme = release_readme(
         manifest,
@@ -171,8 +171,13 @@ def write_exports(
         disclosure_text(settings.suppress_max, settings.round_to),
         draft=settings.draft,
     )
-    write_release_workbook(staging / RELEASE_DB, staging / workbook, marts, readme)
-    return {
+    job = start_release_workbook(staging / RELEASE_DB, staging / workbook, marts, readme)
+    try:
+        observations = write_sdmx(staging / RELEASE_DB, flags, staging / SDMX_DIR, settings.sdmx)
+    except BaseException:
+        job.stop()
+        raise
+    written = {
         "sdmx": {
             "agency_id": settings.sdmx.agency_id,
             "version": settings.sdmx.version,
@@ -180,3 +185,4 @@ def write_exports(
         },
         "xlsx": workbook,
     }
+    return written, job

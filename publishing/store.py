@@ -241,12 +241,22 @@ def build_release(
             manifest["participant_years"] = scope
         if fingerprint is not None:
             manifest["fingerprint"] = fingerprint
-        if exports is not None:
-            manifest["exports"] = write_exports(home, staging, marts, manifest, exports)
-            _pause_point("after-exports")
-        # The pages are part of the release (hashed in the manifest's files).
-        if pages is not None:
-            pages(staging, manifest)
+        workbook = None
+        try:
+            if exports is not None:
+                manifest["exports"], workbook = write_exports(
+                    home, staging, marts, manifest, exports
+                )
+            # The pages are part of the release (hashed in the manifest's files); the workbook
+            # is written meanwhile, by a process of its own.
+            if pages is not None:
+                pages(staging, manifest)
+            if workbook is not None:
+                workbook.wait()
+                _pause_point("after-exports")
+        finally:
+            if workbook is not None:
+                workbook.stop()
         manifest["files"] = {
             str(path.relative_to(staging)): _sha256(path)
             for path in sorted(staging.rglob("*"))

@@ -153,3 +153,30 @@ def test_write_to_a_stream(value):
     write_workbook(buffer, [Sheet("t", ("v",), [(value,)])], None)
     buffer.seek(0)
     assert openpyxl.load_workbook(buffer)["t"]["A2"].value == value
+
+
+def test_the_release_workbook_process_writes_the_marts_and_its_failure_is_an_error(tmp_path):
+    from publishing.workbook_process import WorkbookFailed, start_release_workbook
+
+    db = tmp_path / "release.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.mart_benchmark as select 'SE' as p, 1.5 as v")
+    readme = Readme(title="mhbench release R1", facts=[("Release", "R1")], draft=True)
+    path = tmp_path / "r1.xlsx"
+    assert start_release_workbook(db, path, ["mart_benchmark"], readme).wait() == path
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["README", "mart_benchmark"]
+    assert [[c.value for c in row] for row in wb["mart_benchmark"].iter_rows()] == [
+        ["p", "v"],
+        ["SE", 1.5],
+    ]
+    assert DRAFT_WATERMARK in [c.value for row in wb["README"].iter_rows() for c in row]
+
+    # a mart the release does not hold: the process fails, and the error says what it said
+    failing = start_release_workbook(db, tmp_path / "r2.xlsx", ["mart_missing"], readme)
+    with pytest.raises(
+        WorkbookFailed, match=r"r2.xlsx failed: CatalogException: .*mart_missing does not exist"
+    ):
+        failing.wait()
+    assert not (tmp_path / "r2.xlsx").exists()
