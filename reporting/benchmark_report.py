@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +163,32 @@ def write_benchmark_report(
         link_quality=output.resolve().parent == release_path.resolve(),
         charts=charts,
     )
+    return _write_page(output, page)
+
+
+def write_participant_reports(
+    release_path: Path, outputs: dict[str, Path], *, year: int | None = None, charts: bool = True
+) -> list[Path]:
+    """Each participant's report (`outputs`: participant code -> path), the release read once.
+
+    What every report shows alike (values, benchmarks, positions, trends, data quality) is
+    loaded once; each participant adds its lines of enquiry and its findings. The draft packs
+    of 50 participants spent most of their time reading the same release 50 times.
+    """
+    import duckdb
+
+    release_path = Path(release_path)
+    shared = load_report_data(release_path, None, year)
+    written = []
+    with duckdb.connect(str(release_path / RELEASE_DB), read_only=True) as con:
+        for participant, output in outputs.items():
+            started = time.perf_counter()
+            data = _for_participant(con, shared, participant)
+            written.append(_write_page(Path(output), _render(data, started, charts)))
+    return written
+
+
+def _write_page(output: Path, page: str) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp")
     tmp.write_text(page, encoding="utf-8")
@@ -224,11 +250,7 @@ def load_report_data(
             for r in _records(con, "select * from marts.dim_participant order by participant_code")
         }
         if participant is not None:
-            participant = participant.strip().upper()
-            if participant not in participants:
-                raise ReportError(
-                    f"unknown participant {participant!r}; known: {', '.join(sorted(participants))}"
-                )
+            participant = _known_participant(participant, participants)
         indicators = _records(con, "select * from marts.dim_indicator")
         values: dict[tuple[str, int, str], Row] = {}
         for r in _records(
@@ -262,7 +284,7 @@ def load_report_data(
             manifest=manifest,
             year=year,
             years=years,
-            participant=participant,
+            participant=None,
             participants=participants,
             indicators=indicators,
             values=values,
@@ -271,23 +293,44 @@ def load_report_data(
         )
         _load_positions(con, data)
         _load_trends(con, data)
-        if participant is not None and ENQUIRY_MART in marts:
-            data.enquiries = load_enquiries(
-                con,
-                participant,
-                year,
-                _names(data),
-                {i["indicator_code"]: i for i in indicators},
-            )
-        if participant is None and EXCHANGE_MART in marts:
+        data.quality = _load_quality(con, data)
+        if participant is not None:
+            return _for_participant(con, data, participant)
+        if EXCHANGE_MART in marts:
             data.exchange = load_exchange_suggestions(
                 con,
                 year,
                 _names(data),
                 {i["indicator_code"]: i["indicator_name"] for i in indicators},
             )
-        data.quality = _load_quality(con, data)
         data.findings = _load_findings(con, data)
+    return data
+
+
+def _known_participant(participant: str, participants: dict[str, dict]) -> str:
+    code = participant.strip().upper()
+    if code not in participants:
+        raise ReportError(
+            f"unknown participant {participant!r}; known: {', '.join(sorted(participants))}"
+        )
+    return code
+
+
+def _for_participant(con, shared: ReportData, participant: str) -> ReportData:
+    """`shared` (the report without a participant) as `participant`'s report: its lines of
+    enquiry and its findings added, the exchange suggestions (the release report's) left out.
+    `shared` itself is not changed."""
+    code = _known_participant(participant, shared.participants)
+    data = replace(shared, participant=code, exchange=None, enquiries=None, quality_link=None)
+    if ENQUIRY_MART in data.marts:
+        data.enquiries = load_enquiries(
+            con,
+            code,
+            data.year,
+            _names(data),
+            {i["indicator_code"]: i for i in data.indicators},
+        )
+    data.findings = _load_findings(con, data)
     return data
 
 

@@ -126,24 +126,22 @@ def built_fingerprint(warehouse: Path, run_id: str):
 def _write_draft_packs(home, release_folder: Path, release_id: str, scope: dict) -> list[Path]:
     """One draft pack per participant of the latest year: its own report, highlighted in its
     tables, without the charts of every indicator (those are the release's report.html, drawn
-    once: a pack with them took seconds per participant, ~25 s each at 50 participants)."""
-    from reporting.benchmark_report import write_benchmark_report
+    once: a pack with them took seconds per participant, ~25 s each at 50 participants). The
+    release is read once for all of them."""
+    from reporting.benchmark_report import write_participant_reports
 
     if not scope["included"]:
         return []
     year = max(e["collection_year"] for e in scope["included"])
     folder = home.draft_packs(year)
     folder.mkdir(parents=True, exist_ok=True)
-    return [
-        write_benchmark_report(
-            release_folder,
-            code,
-            folder / f"{code}_{year}_draft_{release_id}.html",
-            year=year,
-            charts=False,
-        )
-        for code in sorted({e["participant_code"] for e in scope["included"]})
-    ]
+    codes = sorted({e["participant_code"] for e in scope["included"]})
+    return write_participant_reports(
+        release_folder,
+        {code: folder / f"{code}_{year}_draft_{release_id}.html" for code in codes},
+        year=year,
+        charts=False,
+    )
 
 
 def _check_result(key: dg.AssetCheckKey, record, run_id: str | None, blocking: bool) -> dict:

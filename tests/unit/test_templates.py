@@ -184,3 +184,26 @@ def test_benchmark_report_refuses_a_release_without_a_mart_it_reads(tmp_path, ma
     release = make_release(tmp_path / "r", leave_out=mart)
     with pytest.raises(ReportError, match=f"lacks {mart}"):
         render_benchmark_report(release, manifest=MANIFEST)
+
+
+def test_reports_of_several_participants_read_once_equal_each_ones_own_report(tmp_path):
+    import json
+
+    from reporting.benchmark_report import write_participant_reports
+
+    release = make_release(tmp_path / "r")
+    (release / "manifest.json").write_text(json.dumps(MANIFEST))
+    outputs = {"SE": tmp_path / "se.html", "NO": tmp_path / "no.html"}
+
+    assert write_participant_reports(release, outputs, charts=False) == list(outputs.values())
+
+    generator = re.compile(r'<meta name="generator"[^>]*>')  # holds the time it took
+    for code, path in outputs.items():
+        alone = render_benchmark_report(release, code, charts=False)
+        assert generator.sub("", path.read_text()) == generator.sub("", alone), code
+    # each has its own findings: SE's warning is not in Norway's pack
+    assert "AA_BEDS changed by +25%" in outputs["SE"].read_text()
+    assert "AA_BEDS changed by +25%" not in outputs["NO"].read_text()
+    assert "<strong>Norway</strong> (NO)" in outputs["NO"].read_text()
+    with pytest.raises(ReportError, match="unknown participant 'XX'"):
+        write_participant_reports(release, {"XX": tmp_path / "xx.html"})
