@@ -152,20 +152,51 @@ def stop_children(grace_seconds: float) -> None:
     stop_processes(children, grace_seconds)
 
 
+def dbt_target_name(run_id: str) -> str:
+    """The start of the name of the dbt target folder of a run's dbt step (in
+    dbt_project/target): dbt carries it in its environment (DBT_TARGET_PATH), so a run's dbt
+    can be found by it (`run_processes`)."""
+    return f"run-{run_id}-"
+
+
+def run_processes(run_id: str) -> dict[int, str]:
+    """The processes (pid -> start time) working in a target folder of run `run_id`: its dbt.
+
+    Found in /proc by their DBT_TARGET_PATH, so that a run killed between starting dbt and
+    recording its pid in the run's tags (`child_process_tags`) leaves no orphan unknown."""
+    marker = f"/{dbt_target_name(run_id)}".encode()
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone, or another user's
+            continue
+        for variable in environ.split(b"\0"):
+            if variable.startswith(b"DBT_TARGET_PATH=") and marker in variable:
+                started = process_started(int(entry.name))
+                if started:
+                    found[int(entry.name)] = started
+                break
+    return found
+
+
 def stop_orphan(run: dg.DagsterRun, grace_seconds: float = 5.0) -> int | None:
     """Stop the child process a dead run left running (dbt holds the warehouse lock); its pid.
 
-    Only the very process recorded (same pid and start time) is signalled.
+    Only the very processes recorded (same pid and start time) or found working for the run
+    (`run_processes`) are signalled.
     """
+    processes = run_processes(run.run_id)
     pid_text = run.tags.get(CHILD_PID_TAG, "")
     started = run.tags.get(CHILD_STARTED_TAG)
-    if not pid_text.isdigit() or started is None:
+    if pid_text.isdigit() and started is not None and process_started(int(pid_text)) == started:
+        processes[int(pid_text)] = started
+    if not processes:
         return None
-    pid = int(pid_text)
-    if process_started(pid) != started:
-        return None
-    stop_processes({pid: started}, grace_seconds)
-    return pid
+    stop_processes(processes, grace_seconds)
+    return int(pid_text) if pid_text.isdigit() and int(pid_text) in processes else min(processes)
 
 
 def process_alive(pid: int, started: str | None) -> bool:

@@ -33,7 +33,7 @@ from orchestration.dbt_manifest import (
     reuse_parse_state,
 )
 from orchestration.dbt_manifest import parse_state as dbt_parse_state
-from orchestration.dead_runs import child_process_tags, process_tags
+from orchestration.dead_runs import child_process_tags, dbt_target_name, process_tags
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, release_kind
 from publishing.fingerprint import Fingerprint
 from reporting.markdown import markdown_table
@@ -135,7 +135,10 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     )
     # dbt starts from this home's last parse of a build of this kind (dbt_manifest.parse_state)
     parse_state = dbt_parse_state(home.dbt_parse_state, kind)
-    target = DBT_PROJECT_DIR / "target" / f"run-{context.run.run_id}-{uuid.uuid4().hex[:8]}"
+    # named after the run, so that a dead run's dbt is found (dead_runs.run_processes)
+    target = (
+        DBT_PROJECT_DIR / "target" / f"{dbt_target_name(context.run.run_id)}{uuid.uuid4().hex[:8]}"
+    )
     reuse_parse_state(parse_state, target)
     invocation = dbt.cli(
         [

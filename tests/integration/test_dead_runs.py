@@ -7,6 +7,7 @@ a reused pid (another start time) and a run of another host are told apart.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -20,9 +21,11 @@ from orchestration.dead_runs import (
     PID_RUN_TAG,
     PID_STARTED_TAG,
     PID_TAG,
+    dbt_target_name,
     host_name,
     process_tags,
     reclaim_dead_runs,
+    run_processes,
     warehouse_holders,
 )
 from orchestration.defs.resources import DUCKDB_WRITER_POOL
@@ -187,3 +190,25 @@ def test_reclaim_by_hand_frees_a_run_of_an_older_version_and_refuses_a_live_one(
     with pytest.raises(ReclaimRefused, match="at least 8 characters"):
         reclaim_by_hand(instance, "aliv", by="ops")
     assert instance.get_run_by_id("alive000-run-0001").status == dg.DagsterRunStatus.STARTED
+
+
+def test_a_dead_runs_dbt_is_stopped_even_before_its_pid_was_recorded(instance, tmp_path):
+    # a run killed between starting dbt and tagging it: its dbt is found by its target folder
+    target = tmp_path / "target" / f"{dbt_target_name('dead0001-run')}abcd1234"
+    env = {**os.environ, "DBT_TARGET_PATH": str(target)}
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env)
+    other_env = {**env, "DBT_TARGET_PATH": str(tmp_path / f"{dbt_target_name('live-run')}x")}
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=other_env)
+    try:
+        assert set(run_processes("dead0001-run")) == {orphan.pid}
+        _started_run(instance, "dead0001-run", process_tags("dead0001-run", pid=_dead_pid()))
+
+        [reclaimed] = reclaim_dead_runs(instance)
+
+        assert reclaimed.run_id == "dead0001-run"
+        assert orphan.wait(timeout=10) == -signal.SIGTERM
+        assert other.poll() is None, "another run's dbt is left alone"
+    finally:
+        for process in (orphan, other):
+            process.kill()
+            process.wait()
