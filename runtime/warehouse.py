@@ -5,9 +5,9 @@
                                   a libpq URL or key=value string), its Parquet data files under
                                   $MHBENCH_HOME/lake/; several processes may write at once
 
-Every stage opens the warehouse through `connect(path)`, where `path` is `Home.warehouse`
-(on DuckLake its home is the folder above `warehouse/`), and asks `exists(path)` before it
-reads one that may not have been made yet. A connection to the lake has it attached as
+Every stage opens the warehouse through `connect_warehouse(path)`, where `path` is
+`Home.warehouse` (on DuckLake its home is the folder above `warehouse/`), and asks
+`warehouse_exists(path)` before it reads one that may not have been made yet. A connection to the lake has it attached as
 `lake` and in use, so the stages' SQL (`raw.submissions`, `marts.*`) is the same on both.
 
 DuckLake runs on duckdb 1.5.5 (.venv-lake, `make setup-lake`): its ducklake and postgres
@@ -22,7 +22,8 @@ import importlib.util
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -159,7 +160,7 @@ def _unreachable(dsn: str, exc: BaseException) -> str:
     )
 
 
-def exists(path: Path, environ: Mapping[str, str] | None = None) -> bool:
+def warehouse_exists(path: Path, environ: Mapping[str, str] | None = None) -> bool:
     """Whether the warehouse has been made: the file, or the lake's catalog tables."""
     environ = os.environ if environ is None else environ
     if not is_lake(environ):
@@ -179,10 +180,11 @@ def exists(path: Path, environ: Mapping[str, str] | None = None) -> bool:
         con.close()
 
 
-def connect(
+def connect_warehouse(
     path: Path, read_only: bool = False, environ: Mapping[str, str] | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """The warehouse at `path` (Home.warehouse): that DuckDB file, or the lake of its home.
+    """The warehouse at `path` (Home.warehouse): that DuckDB file, or the lake of its home
+    attached as `lake` and in use.
 
     Errors of the file are DuckDB's own (a lock is an IOException, as before); the lake's
     configuration and its catalog's server are WarehouseError."""
@@ -191,7 +193,48 @@ def connect(
     environ = os.environ if environ is None else environ
     if not is_lake(environ):
         return duckdb.connect(str(path), read_only=read_only)
-    return _connect_lake(_home_root(path), catalog(environ), read_only)
+    con = duckdb.connect(":memory:", config=_offline_config(_home_root(path)))
+    try:
+        attach_warehouse(con, path, LAKE_ALIAS, read_only=read_only, environ=environ)
+        con.execute(f"USE {LAKE_ALIAS}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def attach_warehouse(
+    con,
+    path: Path,
+    alias: str,
+    read_only: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """Attach the warehouse at `path` to `con` as `alias` (publishing copies the marts from
+    it into a release database this way)."""
+    environ = os.environ if environ is None else environ
+    if not is_lake(environ):
+        con.execute(
+            f"ATTACH '{_sql_text(str(path))}' AS {alias}" + (" (READ_ONLY)" if read_only else "")
+        )
+        return
+    root = _home_root(path)
+    for key, value in _offline_config(root).items():
+        con.execute(f"SET {key} = '{_sql_text(str(value))}'")
+    _attach_lake(con, root, catalog(environ), alias, read_only)
+
+
+def _offline_config(root: Path) -> dict:
+    ext_dir = extension_directory(root)
+    ext_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        # no network: the extensions are installed from the wheels' files, into the home
+        "autoinstall_known_extensions": "false",
+        "autoload_known_extensions": "false",
+        "extension_directory": str(ext_dir),
+        # DuckDB wants a home folder even so (a service account may have no $HOME)
+        "home_directory": str(ext_dir),
+    }
 
 
 def _extension_files() -> dict[str, Path]:
@@ -220,54 +263,35 @@ def _extension_files() -> dict[str, Path]:
     return found
 
 
-def _connect_lake(root: Path, dsn: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _attach_lake(con, root: Path, dsn: str, alias: str, read_only: bool) -> None:
     import duckdb
 
     files = _extension_files()
-    ext_dir = extension_directory(root)
-    ext_dir.mkdir(parents=True, exist_ok=True)
     data_path = lake_data_path(root)
     data_path.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(
-        ":memory:",
-        config={
-            # no network: the extensions are installed from the wheels' files, into the home
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-            "extension_directory": str(ext_dir),
-            # DuckDB wants a home folder even so (a service account may have no $HOME)
-            "home_directory": str(ext_dir),
-        },
-    )
-    try:
-        installed = {
-            name
-            for (name,) in con.execute(
-                "select extension_name from duckdb_extensions() where installed"
-            ).fetchall()
-        }
-        for name, loaded_as in EXTENSIONS.items():
-            if loaded_as not in installed:
-                con.execute(f"INSTALL '{_sql_text(str(files[name]))}'")
-            con.execute(f"LOAD {loaded_as}")
-        options = f"DATA_PATH '{_sql_text(str(data_path))}/'" + (", READ_ONLY" if read_only else "")
-        attach = f"ATTACH 'ducklake:postgres:{_sql_text(dsn)}' AS {LAKE_ALIAS} ({options})"
-        for attempt in range(_ATTACH_ATTEMPTS):
-            try:
-                con.execute(attach)
-                break
-            except duckdb.Error as exc:
-                if _CREATE_RACE.search(str(exc)) and attempt < _ATTACH_ATTEMPTS - 1:
-                    time.sleep(0.2 * (attempt + 1))
-                    continue
-                if "connect" in str(exc).lower():
-                    raise WarehouseError(_unreachable(dsn, exc)) from None
-                raise
-        con.execute(f"USE {LAKE_ALIAS}")
-    except BaseException:
-        con.close()
-        raise
-    return con
+    installed = {
+        name
+        for (name,) in con.execute(
+            "select extension_name from duckdb_extensions() where installed"
+        ).fetchall()
+    }
+    for name, loaded_as in EXTENSIONS.items():
+        if loaded_as not in installed:
+            con.execute(f"INSTALL '{_sql_text(str(files[name]))}'")
+        con.execute(f"LOAD {loaded_as}")
+    options = f"DATA_PATH '{_sql_text(str(data_path))}/'" + (", READ_ONLY" if read_only else "")
+    attach = f"ATTACH 'ducklake:postgres:{_sql_text(dsn)}' AS {alias} ({options})"
+    for attempt in range(_ATTACH_ATTEMPTS):
+        try:
+            con.execute(attach)
+            return
+        except duckdb.Error as exc:
+            if _CREATE_RACE.search(str(exc)) and attempt < _ATTACH_ATTEMPTS - 1:
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            if "connect" in str(exc).lower():
+                raise WarehouseError(_unreachable(dsn, exc)) from None
+            raise
 
 
 def _sql_text(value: str) -> str:
@@ -287,3 +311,36 @@ def table_ddl(con, sql: str) -> str:
     KEY, which it does not support (the registry keeps ids unique itself: a file's bytes are
     registered once, and one run at a time ingests a partition)."""
     return re.sub(r"\s+PRIMARY KEY\b", "", sql) if is_lake_connection(con) else sql
+
+
+# The advisory locks of ingestion on the lake: (namespace, hashtext(partition key)).
+_LOCK_NAMESPACE = 18_003
+
+
+@contextmanager
+def partition_locks(keys: Iterable[str], environ: Mapping[str, str] | None = None):
+    """While ingesting `keys` (partition keys such as `2024|SE`): on DuckLake, one PostgreSQL
+    advisory lock per key on the catalog's server, taken in sorted order, so two runs of one
+    partition (which could register the same file twice: the lake has no PRIMARY KEY) take
+    turns while runs of different partitions write at once. The session's end releases them,
+    also when the process dies. On the file warehouse nothing: the duckdb_writer pool lets one
+    step write at a time."""
+    environ = os.environ if environ is None else environ
+    if not is_lake(environ):
+        yield
+        return
+    import psycopg2
+
+    dsn = catalog(environ)
+    try:
+        con = psycopg2.connect(dsn, connect_timeout=5)
+    except psycopg2.Error as exc:
+        raise WarehouseError(_unreachable(dsn, exc)) from None
+    try:
+        con.autocommit = True
+        with con.cursor() as cur:
+            for key in sorted(set(keys)):
+                cur.execute("select pg_advisory_lock(%s, hashtext(%s))", [_LOCK_NAMESPACE, key])
+        yield
+    finally:
+        con.close()
