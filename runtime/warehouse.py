@@ -269,15 +269,19 @@ def _attach_lake(con, root: Path, dsn: str, alias: str, read_only: bool) -> None
     files = _extension_files()
     data_path = lake_data_path(root)
     data_path.mkdir(parents=True, exist_ok=True)
-    installed = {
-        name
-        for (name,) in con.execute(
-            "select extension_name from duckdb_extensions() where installed"
-        ).fetchall()
-    }
-    for name, loaded_as in EXTENSIONS.items():
-        if loaded_as not in installed:
-            con.execute(f"INSTALL '{_sql_text(str(files[name]))}'")
+    # Installed once per home; two processes opening a new lake at once take turns, or one
+    # would LOAD the file the other is still writing ("not found").
+    with _file_lock(extension_directory(root) / ".install.lock"):
+        installed = {
+            name
+            for (name,) in con.execute(
+                "select extension_name from duckdb_extensions() where installed"
+            ).fetchall()
+        }
+        for name, loaded_as in EXTENSIONS.items():
+            if loaded_as not in installed:
+                con.execute(f"INSTALL '{_sql_text(str(files[name]))}'")
+    for loaded_as in EXTENSIONS.values():
         con.execute(f"LOAD {loaded_as}")
     options = f"DATA_PATH '{_sql_text(str(data_path))}/'" + (", READ_ONLY" if read_only else "")
     attach = f"ATTACH 'ducklake:postgres:{_sql_text(dsn)}' AS {alias} ({options})"
@@ -294,6 +298,18 @@ def _attach_lake(con, root: Path, dsn: str, alias: str, read_only: bool) -> None
             raise
 
 
+@contextmanager
+def _file_lock(path: Path):
+    import fcntl
+
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _sql_text(value: str) -> str:
     return value.replace("'", "''")
 
@@ -304,6 +320,24 @@ def is_lake_connection(con) -> bool:
         "select type from duckdb_databases() where database_name = current_database()"
     ).fetchone()
     return bool(row) and row[0] == DUCKLAKE
+
+
+def retry_lake_conflicts(con, work, attempts: int = 5):
+    """`work()`, tried again on DuckLake when its commit meets a concurrent one (two runs
+    creating the raw tables of a new lake at once: the second's CREATE conflicts with the
+    first's, and on the next try the tables exist). On the file warehouse just `work()`."""
+    import duckdb
+
+    for attempt in range(attempts):
+        try:
+            return work()
+        except duckdb.Error as exc:
+            # the conflict may be the context of the rollback after the failed commit
+            said = f"{exc} {exc.__context__ or ''}".lower()
+            if attempt == attempts - 1 or "conflict" not in said or not is_lake_connection(con):
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def table_ddl(con, sql: str) -> str:

@@ -15,7 +15,7 @@ from orchestration.defs.partitions import RETURN_PARTITIONS
 from orchestration.defs.resources import HomeResource, ingestion_pool
 from reporting.markdown import markdown_table
 from runtime.pause import pause_point
-from runtime.warehouse import connect_warehouse, partition_locks
+from runtime.warehouse import connect_warehouse, partition_locks, retry_lake_conflicts
 
 SUBMISSIONS = dg.AssetKey(["raw", "submissions"])
 RETURN_VALUES = dg.AssetKey(["raw", "return_values"])
@@ -31,8 +31,9 @@ def ensure_raw_tables(con, log) -> None:
     from ingestion.registry import ensure_schema
     from workflow.events import ensure_workflow_schema
 
-    ensure_schema(con)
-    migrated = ensure_workflow_schema(con)
+    # on a new lake another run may be creating them at this moment: tried again
+    retry_lake_conflicts(con, lambda: ensure_schema(con))
+    migrated = retry_lake_conflicts(con, lambda: ensure_workflow_schema(con))
     if migrated:
         log.info(
             f"workflow events created: {migrated} sign-off/approval event(s) recorded by "
