@@ -274,3 +274,56 @@ def test_lake_catalog_down_is_a_clear_error_without_a_traceback(tmp_path):
     assert f"127.0.0.1:{port}" in said and "database lake" in said
     assert "MHBENCH_LAKE_CATALOG" in said
     assert "Traceback" not in said and "hunter2" not in said
+
+
+@pytest.mark.pg
+def test_the_lake_backed_up_with_pg_dump_and_its_data_path_comes_back_whole(lake, tmp_path):
+    """README's backup of a lake: the catalog's pg_dump and a copy of MHBENCH_HOME/lake/,
+    then both lost and restored at the same place. Last in the module: it replaces the lake
+    (with itself)."""
+    import psycopg2
+
+    server: PgServer = lake["server"]
+    home: Home = lake["lake_home"]
+    data = home.root / "lake"
+    dump = tmp_path / "lake.dump"
+    subprocess.run(
+        [str(server.bin_dir / "pg_dump"), "--format=custom", f"--file={dump}", lake["catalog"]],
+        check=True,
+        capture_output=True,
+    )
+    shutil.copytree(data, tmp_path / "lake-copy")
+    # lost: the catalog's database and the data files
+    con = psycopg2.connect(server.url(), connect_timeout=10)
+    con.autocommit = True
+    with con.cursor() as cur:
+        cur.execute('drop database "lake_catalog" with (force)')
+    con.close()
+    shutil.rmtree(data)
+    # restored
+    server.create_database("lake_catalog")
+    subprocess.run(
+        [str(server.bin_dir / "pg_restore"), "--no-owner", "-d", lake["catalog"], str(dump)],
+        check=True,
+        capture_output=True,
+    )
+    shutil.copytree(tmp_path / "lake-copy", data)
+    env = _lake_env(home.root, lake["catalog"])
+    out, _ = _finish(
+        _lake(env, "tests.e2e.lake_tools", "export-marts", str(tmp_path / "export")),
+        "export-marts after the restore",
+    )
+    restored = {k: Path(v) for k, v in json.loads(out).items()}
+    assert set(restored) == set(lake["exported"])
+    with duckdb.connect() as con:
+        benchmark = str(restored["marts.mart_benchmark"])
+        assert con.execute("select count(*) from read_parquet(?)", [benchmark]).fetchone()[0]
+        for name, path in restored.items():
+            before = str(lake["exported"][name])
+            for a, b in ((before, str(path)), (str(path), before)):
+                extra = con.execute(
+                    "select count(*) from (select * from read_parquet(?) "
+                    "except all select * from read_parquet(?))",
+                    [a, b],
+                ).fetchone()[0]
+                assert extra == 0, name
