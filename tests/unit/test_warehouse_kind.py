@@ -3,6 +3,8 @@ DuckLake by configuration, and clear errors for a bad setting or a catalog that 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -33,9 +35,6 @@ def test_the_default_is_the_file_and_it_opens_as_before(tmp_path):
     # and a second writer still meets the file's lock (why the pool stays on the file)
     holder = wh.connect_warehouse(path, environ={})
     try:
-        import subprocess
-        import sys
-
         other = subprocess.run(
             [sys.executable, "-c", f"import duckdb; duckdb.connect({str(path)!r})"],
             capture_output=True,
