@@ -16,7 +16,7 @@ UV := python3 -m uv
 RUN := $(UV) run --frozen
 
 .PHONY: help setup demo test lint format ui bench clean
-.PHONY: pg-up pg-down demo-pg
+.PHONY: pg-up pg-down demo-pg setup-lake demo-lake
 
 help:
 	@echo "make demo   - install, generate sample returns, run the annual cycle, publish a release"
@@ -27,6 +27,8 @@ help:
 	@echo "make clean  - remove $(MHBENCH_HOME) and build outputs"
 	@echo "make pg-up / pg-down - a throwaway PostgreSQL on 127.0.0.1 for the Dagster instance"
 	@echo "make demo-pg - make demo with the Dagster instance on that PostgreSQL"
+	@echo "make setup-lake - .venv-lake: the environment of the DuckLake warehouse (duckdb 1.5.5)"
+	@echo "make demo-lake - make demo with the warehouse as DuckLake, its catalog on that PostgreSQL"
 
 setup: .venv/.mhbench-installed .venv-clients/.installed
 
@@ -39,6 +41,17 @@ OLD_DUCKDB_VERSIONS := 1.4.0 1.5.5
 	  $(UV) venv --quiet --allow-existing --python python3.11 .venv-clients/duckdb-$$v && \
 	  $(UV) pip install --quiet --python .venv-clients/duckdb-$$v/bin/python duckdb==$$v || exit 1; \
 	done
+	@touch $@
+
+# The warehouse as DuckLake (MHBENCH_WAREHOUSE=ducklake) runs in .venv-lake: the same lock,
+# its `lake` group (duckdb 1.5.5 and the ducklake and postgres extensions, from PyPI) instead
+# of the default duckdb 2.0.1. The tests run the lake's code with its python.
+LAKE_VENV := .venv-lake
+setup-lake: $(LAKE_VENV)/.mhbench-installed
+
+$(LAKE_VENV)/.mhbench-installed: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	UV_COMPILE_BYTECODE=1 UV_PROJECT_ENVIRONMENT=$(LAKE_VENV) $(UV) sync --frozen --no-default-groups --group lake
 	@touch $@
 
 .venv/.mhbench-installed: pyproject.toml uv.lock
@@ -59,7 +72,7 @@ demo: setup
 	$(RUN) mhbench approve --all --by demo
 	$(RUN) mhbench run
 
-test: setup
+test: setup setup-lake
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) pytest -n 2 --dist loadgroup --durations=15
@@ -93,3 +106,15 @@ pg-down: setup
 
 demo-pg: pg-up
 	MHBENCH_DAGSTER_PG=$$($(RUN) python scripts/pg_server.py url) $(MAKE) demo
+
+# make demo with the warehouse as DuckLake: its catalog in a database of make pg-up's server
+# (created when missing), its data files under $(MHBENCH_HOME)/lake/, run from .venv-lake.
+LAKE_RUN := $(LAKE_VENV)/bin/
+demo-lake: pg-up setup-lake
+	export MHBENCH_WAREHOUSE=ducklake && \
+	export MHBENCH_LAKE_CATALOG=$$($(RUN) python scripts/pg_server.py lake-catalog) && \
+	$(LAKE_RUN)mhbench sample && \
+	$(LAKE_RUN)mhbench run --draft && \
+	$(LAKE_RUN)mhbench signoff --all --by demo --note "sample returns: the demo signs off for every lead" && \
+	$(LAKE_RUN)mhbench approve --all --by demo && \
+	$(LAKE_RUN)mhbench run

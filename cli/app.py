@@ -53,19 +53,25 @@ def _sentence(text: str) -> str:
 
 def _instance_environment() -> Home:
     """configure_environment() for a command that opens the Dagster instance: PostgreSQL
-    unreachable (or dagster.yaml unreadable) is a clear error and exit 2, not a traceback."""
+    unreachable (or dagster.yaml unreadable), or the DuckLake catalog's, is a clear error and
+    exit 2, not a traceback."""
     from orchestration.instance import (
         DagsterYamlError,
         InstanceStorageError,
         check_instance_storage,
         configure_environment,
     )
+    from runtime.warehouse import WarehouseError, check
 
     try:
         home = configure_environment()
         check_instance_storage(Path(os.environ["DAGSTER_HOME"]))
     except (DagsterYamlError, InstanceStorageError) as exc:
         _fail("The Dagster instance cannot be opened.", str(exc))
+    try:
+        check(home.warehouse)  # the lake's catalog, when the warehouse is a DuckLake
+    except WarehouseError as exc:
+        _fail("The warehouse cannot be opened.", str(exc))
     return home
 
 
@@ -314,16 +320,27 @@ def findings(
         WAREHOUSE_FINDINGS_TABLE,
         findings_rows,
     )
+    from runtime.warehouse import WarehouseError, connect_warehouse, warehouse_exists
 
     home = configure_environment()
-    if warehouse:
-        database = home.warehouse
-        if not database.exists():
-            _fail(f"No warehouse at {database}.", "Run `mhbench run` first.")
-    else:
-        database = _release(home, None, hint="use --warehouse").database
     try:
-        with duckdb.connect(str(database), read_only=True) as con:
+        if warehouse:
+            database = home.warehouse
+            if not warehouse_exists(database):
+                _fail(f"No warehouse at {database}.", "Run `mhbench run` first.")
+        else:
+            database = _release(home, None, hint="use --warehouse").database
+        opened = (
+            connect_warehouse(database, read_only=True)
+            if warehouse
+            else duckdb.connect(str(database), read_only=True)
+        )
+    except WarehouseError as exc:
+        _fail("The warehouse cannot be opened.", str(exc))
+    except duckdb.Error as exc:
+        _fail(f"Cannot read the findings in {database}:", str(exc))
+    try:
+        with opened as con:
             # the warehouse: every submission's findings; a release: its participant-years'
             table = WAREHOUSE_FINDINGS_TABLE if warehouse else FINDINGS_TABLE
             records = findings_rows(con, year, participant, table=table)
@@ -441,6 +458,7 @@ AllPartitions = Annotated[
 def _workflow(action, *, wait: float | None = None, read_only: bool = False):
     """Run one workflow action on the warehouse; refusals and a busy warehouse exit 2."""
     from runtime.home import Home
+    from runtime.warehouse import WarehouseError
     from workflow.actions import DEFAULT_LOCK_WAIT_SECONDS, WarehouseBusy, WorkflowRefused, connect
 
     home = Home.from_env()
@@ -448,6 +466,8 @@ def _workflow(action, *, wait: float | None = None, read_only: bool = False):
         con = connect(
             home.warehouse, wait_seconds=wait or DEFAULT_LOCK_WAIT_SECONDS, read_only=read_only
         )
+    except WarehouseError as exc:
+        _fail("The warehouse cannot be opened.", str(exc))
     except WorkflowRefused as exc:
         _fail(_sentence(str(exc)))
     except WarehouseBusy as exc:

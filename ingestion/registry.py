@@ -37,6 +37,7 @@ from ingestion.partitions import ReturnPartition, partition_for, partition_of_pa
 from ingestion.records import Issue, ParsedReturn
 from ingestion.report import report_html_path, write_report
 from runtime.home import Home
+from runtime.warehouse import table_ddl
 
 if TYPE_CHECKING:
     import duckdb
@@ -127,8 +128,9 @@ class SubmissionEvent:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create schema `raw` and the registry tables if they do not exist."""
-    con.execute(SCHEMA_SQL)
+    """Create schema `raw` and the registry tables if they do not exist (on DuckLake without
+    the PRIMARY KEY it does not support: runtime/warehouse.py)."""
+    con.execute(table_ddl(con, SCHEMA_SQL))
 
 
 def file_sha256(path: Path) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from runtime.home import Home
+from runtime.warehouse import connect_warehouse, warehouse_exists
 
 # The console shows progress and a summary; Dagster's own log stays in the run (UI) unless it
 # is a warning or worse.
@@ -93,10 +94,10 @@ def read_submissions(home: Home) -> tuple[Submissions | None, str | None]:
     """Submission counts and rejected files from the warehouse, or why they cannot be read."""
     import duckdb
 
-    if not home.warehouse.exists():
+    if not warehouse_exists(home.warehouse):
         return None, f"No warehouse yet ({home.warehouse})."
     try:
-        con = duckdb.connect(str(home.warehouse), read_only=True)
+        con = connect_warehouse(home.warehouse, read_only=True)
     except duckdb.IOException:
         return None, f"The warehouse is locked by another process ({home.warehouse})."
     with con:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from publishing.sdmx import SDMX_DIR, SdmxSettings
 from runtime.home import Home
 from runtime.spreadsheet import FORMULA_START_SQL_PATTERN
+from runtime.warehouse import attach_warehouse
 
 if TYPE_CHECKING:
     from publishing.workbook_process import WorkbookJob
@@ -87,7 +88,7 @@ def copy_marts(home: Home, staging: Path, marts: list[str]) -> tuple[dict, list[
             f"attach '{staging / RELEASE_DB}' as release (storage_version '{RELEASE_STORAGE_VERSION}')"
         )
         con.execute("use release")
-        con.execute(f"attach '{home.warehouse}' as build (read_only)")
+        attach_warehouse(con, home.warehouse, "build", read_only=True)
         con.execute("create schema marts")
         for mart in marts:
             con.execute(f"create table marts.{mart} as select * from build.marts.{mart}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from runtime.warehouse import connect_warehouse
+
 
 @dataclass(frozen=True)
 class Flag:
@@ -21,9 +23,8 @@ class Flag:
 
 def read_flags(warehouse: Path) -> list[Flag]:
     """The flags seed (`reference.flags`), in its order."""
-    import duckdb
 
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(warehouse, read_only=True) as con:
         rows = con.execute(
             "select flag, meaning, sdmx_obs_status, description from reference.flags"
         ).fetchall()

@@ -8,6 +8,8 @@ user (`runuser -u postgres`), created when missing.
 
     python scripts/pg_server.py up      # `make pg-up`: start one, print its URL
     python scripts/pg_server.py down    # `make pg-down`: stop it and remove its folder
+    python scripts/pg_server.py lake-catalog   # the DuckLake catalog's database (made if
+                                               # missing): its URL, for MHBENCH_LAKE_CATALOG
 
 The binaries are found on PATH, else in Debian's /usr/lib/postgresql/<version>/bin
 (`apt-get install -y postgresql`).
@@ -179,6 +181,19 @@ class PgServer:
             con.close()
         return self.url(name)
 
+    def ensure_database(self, name: str) -> str:
+        """The database `name`, created when missing; its URL."""
+        import psycopg2
+
+        con = psycopg2.connect(self.url(), connect_timeout=10)
+        try:
+            with con.cursor() as cur:
+                cur.execute("select 1 from pg_database where datname = %s", [name])
+                missing = cur.fetchone() is None
+        finally:
+            con.close()
+        return self.create_database(name) if missing else self.url(name)
+
     def remove(self) -> None:
         """Stop the server and delete its folder."""
         self.stop()
@@ -197,6 +212,7 @@ class PgServer:
 
 DEV_ROOT = Path(tempfile.gettempdir()) / "mhbench-pg"  # `make pg-up`'s server
 DEV_DATABASE = "mhbench"
+LAKE_DATABASE = "mhbench_lake"  # the DuckLake catalog of `make demo-lake`, on the same server
 
 
 def main(argv: list[str]) -> int:
@@ -225,6 +241,9 @@ def main(argv: list[str]) -> int:
     if command == "url":
         print(PgServer.load(root).dagster_url(DEV_DATABASE))
         return 0
+    if command == "lake-catalog":
+        print(PgServer.load(root).ensure_database(LAKE_DATABASE))
+        return 0
     if command == "down":
         if not (root / STATE_FILE).exists():
             print(f"no server in {root}")
@@ -237,7 +256,7 @@ def main(argv: list[str]) -> int:
         server = PgServer.load(root) if running else None
         print(f"running: {server.dagster_url(DEV_DATABASE)}" if server else "not running")
         return 0 if running else 1
-    print(f"usage: {argv[0]} up|down|status|url", file=sys.stderr)
+    print(f"usage: {argv[0]} up|down|status|url|lake-catalog", file=sys.stderr)
     return 2
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runtime.warehouse import connect_warehouse, warehouse_exists
 from workflow import events as ev
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ def connect(
     while a run holds it."""
     import duckdb
 
-    if not Path(warehouse).exists():
+    if not warehouse_exists(Path(warehouse)):
         raise WorkflowRefused(
             f"there is no warehouse yet ({warehouse}): run `mhbench run` first, so that the "
             "returns are ingested and checked"
@@ -72,7 +73,7 @@ def connect(
     started = time.monotonic()
     while True:
         try:
-            con = duckdb.connect(str(warehouse), read_only=read_only)
+            con = connect_warehouse(warehouse, read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise

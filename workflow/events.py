@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from runtime.duckdb_tables import table_exists
+from runtime.warehouse import table_ddl
 
 if TYPE_CHECKING:
     import duckdb
@@ -113,7 +114,7 @@ def ensure_workflow_schema(con: duckdb.DuckDBPyConnection) -> int:
         return 0
     con.begin()
     try:
-        con.execute(SCHEMA_SQL)
+        con.execute(table_ddl(con, SCHEMA_SQL))  # DuckLake: no PRIMARY KEY
         migrated = _migrate_published(con)
         con.commit()
     except BaseException:

@@ -13,6 +13,7 @@ import dagster as dg
 
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
 from reporting.markdown import markdown_table
+from runtime.warehouse import connect_warehouse, warehouse_exists
 
 TEMPLATES = dg.AssetKey(["collection", "templates"])
 COLLECTION_STATUS = dg.AssetKey(["quality", "collection_status"])
@@ -87,8 +88,8 @@ def collection_status_rows(warehouse, year: int, today: date | None = None) -> d
     participants = load_dictionary().participants
     by_code: dict[str, dict] = {}
     open_queries: list[dict] = []
-    if warehouse.exists():
-        with duckdb.connect(str(warehouse), read_only=True) as con:
+    if warehouse_exists(warehouse):
+        with connect_warehouse(warehouse, read_only=True) as con:
             try:
                 by_code = {r["participant_code"]: r for r in statuses(con, year)}
                 open_queries = queries(con, open_only=True, year=year)

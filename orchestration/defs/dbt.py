@@ -38,6 +38,7 @@ from orchestration.defs.resources import DUCKDB_WRITER_POOL, release_kind
 from publishing.fingerprint import Fingerprint
 from reporting.markdown import markdown_table
 from runtime.home import Home
+from runtime.warehouse import connect_warehouse, warehouse_exists
 
 COLLECTION_STATUS_MART = dg.AssetKey(["marts", "mart_collection_status"])
 
@@ -247,16 +248,15 @@ def _plan_build(context: dg.AssetExecutionContext, home: Home, kind: str) -> Bui
     latest release of its kind) or the warehouse's last build (a run that does not). Only the
     nodes downstream of the raw tables, when the code, seeds and dbt vars are those of the
     warehouse's last build. Everything otherwise."""
-    import duckdb
-
     from orchestration.dbt_manifest import project_vars
     from orchestration.defs.ingestion import ensure_raw_tables
     from publishing.fingerprint import last_build, release_fingerprint, release_fingerprint_digest
     from publishing.store import latest_release
 
-    if not home.warehouse.exists():  # the dbt assets materialized alone, before any ingestion
+    # none yet: the dbt assets materialized alone, before any ingestion
+    if not warehouse_exists(home.warehouse):
         return BuildPlan(None)
-    with duckdb.connect(str(home.warehouse)) as con:
+    with connect_warehouse(home.warehouse) as con:
         # the raw tables dbt reads, migrated, also when this run ingested nothing
         ensure_raw_tables(con, context.log)
         fingerprint = release_fingerprint(con, kind, project_vars())
@@ -280,11 +280,9 @@ def _plan_build(context: dg.AssetExecutionContext, home: Home, kind: str) -> Bui
 
 
 def _record_build(home: Home, fingerprint, run_id: str) -> None:
-    import duckdb
-
     from publishing.fingerprint import record_build
 
-    with duckdb.connect(str(home.warehouse)) as con:
+    with connect_warehouse(home.warehouse) as con:
         record_build(con, fingerprint, run_id)
 
 
@@ -307,7 +305,7 @@ def enquiries_preview(warehouse, log) -> dict:
     from reporting.enquiries import top_enquiries_preview
 
     try:
-        with duckdb.connect(str(warehouse), read_only=True) as con:
+        with connect_warehouse(warehouse, read_only=True) as con:
             year, rows = top_enquiries_preview(con)
     except duckdb.Error as exc:
         log.warning(f"no preview of the lines of enquiry: {exc}")

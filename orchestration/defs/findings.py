@@ -21,6 +21,7 @@ import dagster as dg
 
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
 from reporting.markdown import markdown_table
+from runtime.warehouse import connect_warehouse
 
 FINDINGS_MART = dg.AssetKey(["marts", "mart_validation_findings"])
 DATA_QUALITY_MART = dg.AssetKey(["marts", "mart_data_quality"])
@@ -31,12 +32,10 @@ PREVIEW_ROWS = 20
 def findings_summary_result(warehouse: Path) -> dg.AssetCheckResult:
     """Counts by severity and a preview of the findings in the warehouse (errors first): of
     every submission that counts, approved or not."""
-    import duckdb
-
     from reporting.findings import COLUMNS, severity_counts
     from reporting.findings import WAREHOUSE_FINDINGS_TABLE as FINDINGS_TABLE
 
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(warehouse, read_only=True) as con:
         cursor = con.execute(
             f"select {', '.join(COLUMNS)} from {FINDINGS_TABLE} order by "
             "case severity when 'error' then 0 else 1 end, explained, collection_year desc, "
@@ -121,14 +120,12 @@ def findings_summary(home: HomeResource) -> dg.AssetCheckResult:
 def submission_feedback(
     context: dg.AssetExecutionContext, home: HomeResource
 ) -> dg.MaterializeResult:
-    import duckdb
-
     from reporting.findings import findings_by_submission, severity_counts
     from reporting.submitter_report import append_findings
     from workflow.actions import queries
 
     paths = home.home
-    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+    with connect_warehouse(paths.warehouse, read_only=True) as con:
         grouped = findings_by_submission(con)
         # the open queries of each participant-year, listed beside the findings
         open_queries: dict[tuple[str, int], list[dict]] = {}

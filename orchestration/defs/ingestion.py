@@ -12,9 +12,10 @@ submission and a failed (warning) check with the path of its report, never a cra
 import dagster as dg
 
 from orchestration.defs.partitions import RETURN_PARTITIONS
-from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
+from orchestration.defs.resources import HomeResource, ingestion_pool
 from reporting.markdown import markdown_table
 from runtime.pause import pause_point
+from runtime.warehouse import connect_warehouse, partition_locks, retry_lake_conflicts
 
 SUBMISSIONS = dg.AssetKey(["raw", "submissions"])
 RETURN_VALUES = dg.AssetKey(["raw", "return_values"])
@@ -30,8 +31,9 @@ def ensure_raw_tables(con, log) -> None:
     from ingestion.registry import ensure_schema
     from workflow.events import ensure_workflow_schema
 
-    ensure_schema(con)
-    migrated = ensure_workflow_schema(con)
+    # on a new lake another run may be creating them at this moment: tried again
+    retry_lake_conflicts(con, lambda: ensure_schema(con))
+    migrated = retry_lake_conflicts(con, lambda: ensure_workflow_schema(con))
     if migrated:
         log.info(
             f"workflow events created: {migrated} sign-off/approval event(s) recorded by "
@@ -77,13 +79,11 @@ def ensure_raw_tables(con, log) -> None:
             description="Every file received in this run passed structural validation.",
         )
     ],
-    pool=DUCKDB_WRITER_POOL,
+    pool=ingestion_pool(),
     # a backfill of many partitions is one run: one pass over the inbox, one dbt build after
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def ingest_returns(context: dg.AssetExecutionContext, home: HomeResource):
-    import duckdb
-
     from ingestion.partitions import ReturnPartition
     from ingestion.registry import ingest_inbox as ingest
     from reporting.submitter_report import write_html
@@ -105,7 +105,8 @@ def ingest_returns(context: dg.AssetExecutionContext, home: HomeResource):
             + (f" ({submission.error_count} errors)" if submission.error_count else "")
         )
 
-    with duckdb.connect(str(paths.warehouse)) as con:
+    # on DuckLake a partition's runs take turns here; different partitions write at once
+    with partition_locks(context.partition_keys), connect_warehouse(paths.warehouse) as con:
         ensure_raw_tables(con, context.log)
         # A file for an approved (locked) participant-year is registered as held.
         submissions = ingest(

@@ -13,6 +13,7 @@ import dagster as dg
 from ingestion.calendar import load_calendar
 from ingestion.partitions import ReturnPartition
 from runtime.home import Home
+from runtime.warehouse import connect_warehouse, warehouse_exists
 
 PARTICIPANTS = dg.DynamicPartitionsDefinition(name="participants")
 COLLECTION_YEARS = dg.StaticPartitionsDefinition([str(year) for year in sorted(load_calendar())])
@@ -50,9 +51,9 @@ def scan_inbox(home: Home) -> dict[str, tuple[ReturnPartition, bool]]:
 
     calendar = load_calendar()
     registered: dict[str, tuple] = {}
-    if home.warehouse.exists():
+    if warehouse_exists(home.warehouse):
         try:
-            with duckdb.connect(str(home.warehouse), read_only=True) as con:
+            with connect_warehouse(home.warehouse, read_only=True) as con:
                 registered = {
                     sid: (code, year)
                     for sid, code, year in con.execute(

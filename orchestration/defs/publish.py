@@ -39,6 +39,7 @@ from orchestration.defs.resources import (
     release_kind,
 )
 from reporting.markdown import markdown_table
+from runtime.warehouse import connect_warehouse
 
 RELEASE = dg.AssetKey(["publish", "release"])
 GATE_CHECK_KEYS = [
@@ -81,11 +82,9 @@ def release_scope(warehouse: Path, kind: str) -> dict:
     recorded since changes nothing in this release); `left_out` is every other participant-
     year that received a file, with its state now.
     """
-    import duckdb
-
     from workflow.actions import statuses
 
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(warehouse, read_only=True) as con:
         rows = statuses(con)
         built = con.execute(
             "select participant_code, collection_year, state, submission_id "
@@ -115,11 +114,9 @@ def built_fingerprint(warehouse: Path, run_id: str):
     """The change fingerprint of this run's dbt build (None when this run built nothing: the
     release asset materialized alone, which then records none and is never taken as
     unchanged)."""
-    import duckdb
-
     from publishing.fingerprint import build_of_run
 
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(warehouse, read_only=True) as con:
         return build_of_run(con, run_id)
 
 
@@ -200,8 +197,6 @@ def gate_results(instance: dg.DagsterInstance, run_id: str | None = None) -> lis
     ),
 )
 def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
-    import duckdb
-
     from expectations.drift import drift_summary
     from ingestion.registry import mark_published
     from orchestration.dbt_manifest import (
@@ -262,7 +257,7 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
     )
     packs = []
     if kind == FINAL:
-        with duckdb.connect(str(paths.warehouse)) as con:
+        with connect_warehouse(paths.warehouse) as con:
             mark_published(
                 con,
                 [s["submission_id"] for s in published.manifest["submissions"]],

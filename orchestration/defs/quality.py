@@ -20,6 +20,7 @@ from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
 from reporting.markdown import markdown_table
 from runtime.home import Home
 from runtime.pause import pause_point
+from runtime.warehouse import connect_warehouse
 
 # The marts a release publishes: the models of dbt's marts/ folder, read from its manifest.
 PUBLISHED_MARTS = published_marts()
@@ -59,12 +60,10 @@ def run_gate_suite(
     With `data_docs`, GE also renders the validation into that site and the metadata
     links to its page (`data_docs`) and to the site's index (`data_docs_index`).
     """
-    import duckdb
-
     from expectations.runner import validate_dataframe
 
     spec = load_suite_spec(mart)
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(warehouse, read_only=True) as con:
         df = con.execute(suite_query(mart, spec)).df()
     outcome = validate_dataframe(mart, df, spec, data_docs=data_docs)
     failures = [

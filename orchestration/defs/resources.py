@@ -11,6 +11,17 @@ from runtime.home import Home
 # the completeness report share this pool. dagster.yaml sets its limit to 1.
 DUCKDB_WRITER_POOL = "duckdb_writer"
 
+
+def ingestion_pool() -> str | None:
+    """The pool of ingestion: duckdb_writer on the file warehouse; none on DuckLake, where runs
+    of different partitions write at once (a partition's runs take turns on an advisory lock
+    in the catalog's PostgreSQL: runtime/warehouse.py, `partition_locks`). dbt, the gate and
+    publish keep duckdb_writer on both. Read when the code location loads."""
+    from runtime.warehouse import is_lake
+
+    return None if is_lake() else DUCKDB_WRITER_POOL
+
+
 # The kind of release a run builds (DESIGN.md, "Release kinds"): `final` (approved
 # participant-years only, becomes releases/current) or `draft` (every accepted one, for review,
 # under releases/drafts/). A run tag, read by the dbt build (var release_kind) and by publish.

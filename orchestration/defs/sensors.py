@@ -9,6 +9,7 @@ import dagster as dg
 from orchestration.defs.jobs import refresh_returns_job
 from orchestration.defs.partitions import PARTICIPANTS
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
+from runtime.warehouse import connect_warehouse, warehouse_exists
 
 
 def _warehouse_in_use(instance) -> bool:
@@ -26,12 +27,12 @@ def _known_hashes(warehouse, instance) -> set[str] | None:
     the next tick. Files are never lost this way, only requested once the queue drains."""
     import duckdb
 
-    if not warehouse.exists():
+    if not warehouse_exists(warehouse):
         return set()
     if _warehouse_in_use(instance):
         return None
     try:
-        with duckdb.connect(str(warehouse), read_only=True) as con:
+        with connect_warehouse(warehouse, read_only=True) as con:
             return {r[0] for r in con.execute("select file_sha256 from raw.submissions").fetchall()}
     except duckdb.Error:
         return None

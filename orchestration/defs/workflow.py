@@ -16,6 +16,7 @@ from pydantic import Field
 from orchestration.defs.publish import RELEASE
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
 from reporting.markdown import markdown_table
+from runtime.warehouse import connect_warehouse
 
 WORKFLOW_EVENTS = dg.AssetKey(["raw", "workflow_events"])
 COLLECTION_STATUS_MART = dg.AssetKey(["marts", "mart_collection_status"])
@@ -182,11 +183,9 @@ workflow_jobs = [
     blocking=False,
 )
 def participant_years_not_approved(home: HomeResource) -> dg.AssetCheckResult:
-    import duckdb
-
     from workflow.actions import statuses
 
-    with duckdb.connect(str(home.home.warehouse), read_only=True) as con:
+    with connect_warehouse(home.home.warehouse, read_only=True) as con:
         rows = statuses(con)
     left_out = [
         {
@@ -211,11 +210,9 @@ def participant_years_not_approved(home: HomeResource) -> dg.AssetCheckResult:
 
 def collection_status_preview(warehouse) -> dg.MetadataValue:
     """mart_collection_status as a markdown table (the latest year first), for the UI."""
-    import duckdb
-
     from workflow.actions import statuses
 
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(warehouse, read_only=True) as con:
         rows = statuses(con)
     rows.sort(key=lambda r: (-r["collection_year"], r["participant_code"]))
     shown = [
