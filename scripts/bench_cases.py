@@ -203,12 +203,14 @@ def _drop_and_wait(server, home: Path, files: list[Resubmission], timeout: float
     }
 
 
-def _registered(home: Path, files: list[Resubmission]) -> dict[str, int]:
-    """Statuses in raw.submissions of the dropped files (none: not registered)."""
-    import duckdb
+def _registered(home: Path, files: list[Resubmission], env: dict[str, str]) -> dict[str, int]:
+    """Statuses in raw.submissions of the dropped files (none: not registered), read from the
+    warehouse the case ran on (`env`: the file, or the lake)."""
+    from runtime.warehouse import connect_warehouse
 
     shas = {f.sha256 for f in files}
-    with duckdb.connect(str(home / "warehouse" / "build.duckdb"), read_only=True) as con:
+    warehouse = home / "warehouse" / "build.duckdb"
+    with connect_warehouse(warehouse, read_only=True, environ=env) as con:
         rows = con.execute("select file_sha256, status from raw.submissions").fetchall()
     statuses = Counter(status for sha, status in rows if sha in shas)
     statuses["not registered"] = len(shas - {sha for sha, _ in rows})
@@ -245,7 +247,10 @@ def rush(
             server.wait_until(f"a first {SENSOR} tick", evaluated, time.monotonic() + timeout)
             one_file = _drop_and_wait(server, home, one, drop_timeout)
             rushed = _drop_and_wait(server, home, many, drop_timeout)
-        registered = {"one_file": _registered(home, one), "rush": _registered(home, many)}
+        registered = {
+            "one_file": _registered(home, one, env),
+            "rush": _registered(home, many, env),
+        }
     for case, statuses in registered.items():
         if statuses.get("not registered"):
             raise CaseFailed(f"{case}: dropped files missing from raw.submissions: {statuses}")
