@@ -196,9 +196,11 @@ def test_a_dead_runs_dbt_is_stopped_even_before_its_pid_was_recorded(instance, t
     # a run killed between starting dbt and tagging it: its dbt is found by its target folder
     target = tmp_path / "target" / f"{dbt_target_name('dead0001-run')}abcd1234"
     env = {**os.environ, "DBT_TARGET_PATH": str(target)}
-    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env)
+    # SIGTERM as dbt gets it (a worker under xdist may have it ignored, which children inherit)
+    sleeper = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_DFL); time.sleep(60)"
+    orphan = subprocess.Popen([sys.executable, "-c", sleeper], env=env)
     other_env = {**env, "DBT_TARGET_PATH": str(tmp_path / f"{dbt_target_name('live-run')}x")}
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=other_env)
+    other = subprocess.Popen([sys.executable, "-c", sleeper], env=other_env)
     try:
         assert set(run_processes("dead0001-run")) == {orphan.pid}
         _started_run(instance, "dead0001-run", process_tags("dead0001-run", pid=_dead_pid()))
