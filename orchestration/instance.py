@@ -13,13 +13,13 @@ import copy
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import yaml
 
 from runtime.home import Home
+from runtime.postgres import PgAddress
 
 # Sections of dagster.yaml the platform writes; each key below is set on every start.
 OWNED_SETTINGS: dict = {
@@ -151,16 +151,6 @@ def configure_environment() -> Home:
 
 class InstanceStorageError(Exception):
     """The instance's storage cannot be used: PostgreSQL unreachable, or not configured here."""
-
-
-@dataclass(frozen=True)
-class PgAddress:
-    host: str
-    port: int
-    database: str
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}, database {self.database}"
 
 
 def pg_address(url: str) -> PgAddress:

@@ -24,9 +24,10 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from runtime.postgres import PgAddress
 
 if TYPE_CHECKING:
     import duckdb
@@ -47,16 +48,6 @@ class WarehouseError(Exception):
     """The warehouse cannot be opened as configured: a bad setting, the lake's extensions
     missing from this environment, or the catalog's PostgreSQL unreachable. Its message is
     for a person; the CLI prints it without a traceback."""
-
-
-@dataclass(frozen=True)
-class CatalogAddress:
-    host: str
-    port: int
-    database: str
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}, database {self.database}"
 
 
 def kind(environ: Mapping[str, str] | None = None) -> str:
@@ -93,7 +84,7 @@ def catalog(environ: Mapping[str, str] | None = None) -> str:
     return value
 
 
-def catalog_address(dsn: str) -> CatalogAddress:
+def catalog_address(dsn: str) -> PgAddress:
     """Host, port and database of the catalog (never its password)."""
     import psycopg2.extensions
 
@@ -108,7 +99,7 @@ def catalog_address(dsn: str) -> CatalogAddress:
         port = int(parts.get("port") or 5432)
     except ValueError:
         raise WarehouseError(f"{CATALOG_ENV} has an invalid port: {parts.get('port')}") from None
-    return CatalogAddress(
+    return PgAddress(
         parts.get("host") or parts.get("hostaddr") or "localhost",
         port,
         parts.get("dbname") or parts.get("user") or "?",
@@ -142,10 +133,15 @@ def check(path: Path, environ: Mapping[str, str] | None = None, timeout: float =
 
 
 def _ping(dsn: str, timeout: float = 5.0) -> None:
+    _connect_catalog(dsn, timeout).close()
+
+
+def _connect_catalog(dsn: str, timeout: float = 5.0):
+    """A psycopg2 connection to the catalog's server, or WarehouseError naming it."""
     import psycopg2
 
     try:
-        psycopg2.connect(dsn, connect_timeout=max(1, round(timeout))).close()
+        return psycopg2.connect(dsn, connect_timeout=max(1, round(timeout)))
     except psycopg2.Error as exc:
         raise WarehouseError(_unreachable(dsn, exc)) from None
 
@@ -165,13 +161,7 @@ def warehouse_exists(path: Path, environ: Mapping[str, str] | None = None) -> bo
     environ = os.environ if environ is None else environ
     if not is_lake(environ):
         return Path(path).exists()
-    import psycopg2
-
-    dsn = catalog(environ)
-    try:
-        con = psycopg2.connect(dsn, connect_timeout=5)
-    except psycopg2.Error as exc:
-        raise WarehouseError(_unreachable(dsn, exc)) from None
+    con = _connect_catalog(catalog(environ))
     try:
         with con.cursor() as cur:
             cur.execute("select to_regclass('ducklake_metadata') is not null")
@@ -363,13 +353,7 @@ def partition_locks(keys: Iterable[str], environ: Mapping[str, str] | None = Non
     if not is_lake(environ):
         yield
         return
-    import psycopg2
-
-    dsn = catalog(environ)
-    try:
-        con = psycopg2.connect(dsn, connect_timeout=5)
-    except psycopg2.Error as exc:
-        raise WarehouseError(_unreachable(dsn, exc)) from None
+    con = _connect_catalog(catalog(environ))
     try:
         con.autocommit = True
         with con.cursor() as cur:
