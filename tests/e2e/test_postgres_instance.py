@@ -37,6 +37,8 @@ RUNS_TIMEOUT = 600
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 OUTAGE_SECONDS = 45
 PG_ENV = "MHBENCH_DAGSTER_PG"
+# a dead worker's run is failed and its slot freed within two minutes (dead_run_sensor)
+DEAD_RUN_BOUND = 120
 
 
 @pytest.fixture(scope="module")
@@ -267,9 +269,14 @@ def test_postgres_restarted_during_a_run_fails_it_cleanly_and_the_next_run_succe
     [entry] = deployment.web_a.wait_until("the failure logged", logged, 180, interval=2)
     assert entry["job"] == "refresh_returns"
     monkeypatch.setenv(PG_ENV, deployment.env[PG_ENV])
-    with dg.DagsterInstance.from_config(str(deployment.home.root / "dagster")) as instance:
-        holders = instance.event_log_storage.get_concurrency_info("duckdb_writer").claimed_slots
-    assert [s for s in holders if s.run_id == run["runId"]] == []
+
+    def slot_freed():
+        with dg.DagsterInstance.from_config(str(deployment.home.root / "dagster")) as instance:
+            info = instance.event_log_storage.get_concurrency_info("duckdb_writer")
+        return not [s for s in info.claimed_slots if s.run_id == run["runId"]] or None
+
+    # freed by Dagster or, at the latest, by dead_run_sensor's next tick (as for any dead run)
+    deployment.web_a.wait_until("the failed run's slot freed", slot_freed, DEAD_RUN_BOUND, 2)
 
     after = deployment.wait_finished(deployment.drop("IE"))
     assert after["status"] == "SUCCESS", _failures(deployment.web_a, after["runId"])
