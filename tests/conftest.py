@@ -150,8 +150,24 @@ def cycle_home_copy(cycle, tmp_path) -> Path:
     for a test that changes it. `releases/current` is a relative symlink: it stays one."""
     assert (cycle.home / "releases" / "current" / "manifest.json").exists(), cycle.run_output
     copy = tmp_path / "home"
-    shutil.copytree(cycle.home, copy, symlinks=True)
+    copy_home(cycle.home, copy)
     return copy
+
+
+def _copy_file(source: str, target: str) -> None:
+    """shutil.copy2, except for a SQLite -wal/-shm file that vanished meanwhile: another test
+    reading the Dagster instance closed it, which folds it into its database (the cycle wrote
+    nothing since), so there is nothing of it to copy."""
+    try:
+        shutil.copy2(source, target)
+    except FileNotFoundError:
+        if not source.endswith(("-wal", "-shm")):
+            raise
+
+
+def copy_home(source: Path, target: Path) -> None:
+    """Copy a home that other tests may be reading (the session's cycle) to `target`."""
+    shutil.copytree(source, target, symlinks=True, copy_function=_copy_file)
 
 
 DBT_PROJECT = REPO / "dbt_project"

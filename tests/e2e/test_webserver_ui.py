@@ -16,7 +16,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import mhbench_env
+from tests.conftest import copy_home, mhbench_env
 from tests.e2e.dagster_server import REPO, DagsterServer, dagster_server
 from tests.e2e.playwright_pages import assert_clean, guarded_browser, guarded_page
 
@@ -55,7 +55,7 @@ CONTENTS = """
 def webserver(cycle, tmp_path_factory) -> DagsterServer:
     root = tmp_path_factory.mktemp("ui")
     home = root / "home"
-    shutil.copytree(cycle.home, home, symlinks=True)
+    copy_home(cycle.home, home)
     env = mhbench_env(home)
     env.update(DAGSTER_DISABLE_TELEMETRY="1")
     with dagster_server("dagster-webserver", root, env, START_TIMEOUT) as server:
