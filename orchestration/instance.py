@@ -44,9 +44,28 @@ OWNED_SETTINGS: dict = {
 }
 _HEADER = (
     "# Written by mhbench. It owns the sections telemetry, concurrency.pools.default_limit,\n"
-    "# run_coordinator.class and run_monitoring, and storage while MHBENCH_DAGSTER_PG is set\n"
-    "# (brought up to date on every start); every other setting is yours and kept.\n"
+    "# run_coordinator.class and run_monitoring; event_log_storage on SQLite, and storage while\n"
+    "# MHBENCH_DAGSTER_PG is set (brought up to date on every start); every other setting is\n"
+    "# yours and kept.\n"
 )
+
+# The SQLite instance's event log: Dagster's own storage and files, keeping its connections
+# (orchestration/event_log_storage.py); in Dagster's default place, history/runs/.
+EVENT_LOG_MODULE = "orchestration.event_log_storage"
+EVENT_LOG_CLASS = "KeptSqliteEventLogStorage"
+
+
+def _event_log_storage(dagster_home: Path) -> dict:
+    return {
+        "module": EVENT_LOG_MODULE,
+        "class": EVENT_LOG_CLASS,
+        "config": {"base_dir": str(dagster_home / "history" / "runs")},
+    }
+
+
+def _ours(section: object) -> bool:
+    return isinstance(section, dict) and section.get("module") == EVENT_LOG_MODULE
+
 
 # The Dagster instance on PostgreSQL: the database's URL, read by every Dagster process.
 PG_ENV = "MHBENCH_DAGSTER_PG"
@@ -70,9 +89,12 @@ def _merge(current: dict, owned: dict) -> dict:
     return merged
 
 
-def _owned(current: dict, environ: Mapping[str, str]) -> dict:
-    """`current` with the platform's sections set, for this environment."""
+def _owned(current: dict, environ: Mapping[str, str], dagster_home: Path | None) -> dict:
+    """`current` with the platform's sections set, for this environment and the instance in
+    `dagster_home` (None: leave the event log's section as it is)."""
     merged = _merge(current, OWNED_SETTINGS)
+    if environ.get(PG_ENV) and _ours(merged.get("event_log_storage")):
+        del merged["event_log_storage"]  # PostgreSQL keeps the event log
     if environ.get(PG_ENV):
         legacy = [key for key in _LEGACY_STORAGE if key in merged]
         if legacy:
@@ -81,19 +103,25 @@ def _owned(current: dict, environ: Mapping[str, str]) -> dict:
                 "remove those sections, the instance's storage is then PostgreSQL"
             )
         merged["storage"] = copy.deepcopy(PG_STORAGE)  # replaced whole: one kind of storage
+    elif (
+        dagster_home is not None
+        and "storage" not in merged
+        # Dagster's default SQLite instance, or ours already: a user's own event log is kept
+        and (merged.get("event_log_storage") is None or _ours(merged["event_log_storage"]))
+    ):
+        merged["event_log_storage"] = _event_log_storage(dagster_home)
     return merged
 
 
 def render_dagster_yaml(
-    current: dict | None = None, environ: Mapping[str, str] | None = None
+    dagster_home: Path | None, current: dict | None = None, environ: Mapping[str, str] | None = None
 ) -> str:
-    """dagster.yaml with the platform's sections up to date over `current` (a parsed file).
-    Without `environ`: as for an environment without MHBENCH_DAGSTER_PG (SQLite)."""
-    return _HEADER + yaml.safe_dump(_owned(current or {}, environ or {}), sort_keys=False)
-
-
-# A fresh instance's dagster.yaml (tests and benchmarks write it into homes of their own).
-DAGSTER_YAML = render_dagster_yaml()
+    """The dagster.yaml of the instance in `dagster_home`, with the platform's sections up to
+    date over `current` (a parsed file). Without `environ`: as for an environment without
+    MHBENCH_DAGSTER_PG (SQLite). Tests and benchmarks write a fresh one into homes of their own
+    with `render_dagster_yaml(dagster_home)`."""
+    owned = _owned(current or {}, environ or {}, dagster_home)
+    return _HEADER + yaml.safe_dump(owned, sort_keys=False)
 
 
 class DagsterYamlError(Exception):
@@ -118,12 +146,12 @@ def update_dagster_yaml(config: Path, environ: Mapping[str, str] | None = None) 
             raise DagsterYamlError(f"{config} is not valid YAML: {exc}") from exc
         if not isinstance(current, dict):
             raise DagsterYamlError(f"{config} should hold a mapping of settings")
-        if _owned(current, environ) == current:
+        if _owned(current, environ, config.parent.resolve()) == current:
             return False
     mode = config.stat().st_mode & 0o777 if config.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=config.parent, prefix=".dagster.yaml.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(render_dagster_yaml(current, environ))
+        fh.write(render_dagster_yaml(config.parent.resolve(), current, environ))
     os.chmod(tmp, mode)
     os.replace(tmp, config)
     return True

@@ -33,7 +33,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestration.instance import DAGSTER_YAML
+from orchestration.instance import render_dagster_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 # Issue #7: `dagster definitions validate -w workspace.yaml` under 5 s on this machine.
@@ -129,7 +129,7 @@ def main(
         load_runs,
     )
     (home / "dagster").mkdir(parents=True, exist_ok=True)
-    (home / "dagster" / "dagster.yaml").write_text(DAGSTER_YAML)
+    (home / "dagster" / "dagster.yaml").write_text(render_dagster_yaml(home / "dagster"))
     code_location_load(env_home, 1)
     results.update(code_location_load(env_home, load_runs))
     shutil.rmtree(home.parent, ignore_errors=True)

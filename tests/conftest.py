@@ -166,8 +166,14 @@ def _copy_file(source: str, target: str) -> None:
 
 
 def copy_home(source: Path, target: Path) -> None:
-    """Copy a home that other tests may be reading (the session's cycle) to `target`."""
+    """Copy a home that other tests may be reading (the session's cycle) to `target`, its
+    dagster.yaml pointing at the copy's own event log (as the CLI would on its first start)."""
+    from orchestration.instance import update_dagster_yaml
+
     shutil.copytree(source, target, symlinks=True, copy_function=_copy_file)
+    config = target / "dagster" / "dagster.yaml"
+    if config.exists():
+        update_dagster_yaml(config, environ={})
 
 
 DBT_PROJECT = REPO / "dbt_project"

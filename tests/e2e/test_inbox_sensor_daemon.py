@@ -87,9 +87,9 @@ def test_files_dropped_together_are_one_run_with_a_row_per_file(tmp_path):
     dropped = [*summary.files, scan]
     dagster_home = tmp_path / "dagster"
     dagster_home.mkdir()
-    from orchestration.instance import DAGSTER_YAML
+    from orchestration.instance import render_dagster_yaml
 
-    (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+    (dagster_home / "dagster.yaml").write_text(render_dagster_yaml(dagster_home))
     env = mhbench_env(home.root)
     env.update(DAGSTER_HOME=str(dagster_home), DAGSTER_DISABLE_TELEMETRY="1")
 

@@ -14,8 +14,10 @@ import sys
 import tarfile
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from orchestration.event_log_storage import KeptSqliteEventLogStorage
 from publishing.store import current_release
 from runtime.home import Home
 from tests.conftest import REPO, mhbench_env, run_mhbench
@@ -78,6 +80,9 @@ def test_a_home_of_the_previous_version_upgrades_in_place(tmp_path):
     old = current_release(home)
     assert "kind" not in old.manifest  # made before release kinds existed
     published = {(s["participant_code"], s["collection_year"]) for s in old.manifest["submissions"]}
+    with dg.DagsterInstance.from_config(str(home.root / "dagster")) as instance:
+        old_runs = {r.run_id: len(instance.all_logs(r.run_id)) for r in instance.get_runs()}
+    assert old_runs and all(old_runs.values())
 
     completed = run_mhbench(home.root, "run")
     assert "Published" in completed.stdout
@@ -93,3 +98,10 @@ def test_a_home_of_the_previous_version_upgrades_in_place(tmp_path):
     migrated = [r for r in status if r["approved_by"] == "migration"]
     assert len(migrated) == len(published)
     assert {r["state"] for r in migrated} == {"published"}
+
+    # the instance's event log is now the platform's (kept connections) on the same files:
+    # the previous version's runs are there with every event
+    with dg.DagsterInstance.from_config(str(home.root / "dagster")) as instance:
+        assert isinstance(instance.event_log_storage, KeptSqliteEventLogStorage)
+        assert {r: len(instance.all_logs(r)) for r in old_runs} == old_runs
+        assert len(instance.get_runs()) == len(old_runs) + 1

@@ -29,13 +29,13 @@ from orchestration.dead_runs import (
     warehouse_holders,
 )
 from orchestration.defs.resources import DUCKDB_WRITER_POOL
-from orchestration.instance import DAGSTER_YAML, update_dagster_yaml
+from orchestration.instance import render_dagster_yaml, update_dagster_yaml
 
 
 @pytest.fixture
 def instance(tmp_path):
     """A real SQLite instance configured by the dagster.yaml the platform writes."""
-    (tmp_path / "dagster.yaml").write_text(DAGSTER_YAML)
+    (tmp_path / "dagster.yaml").write_text(render_dagster_yaml(tmp_path))
     with dg.DagsterInstance.from_config(str(tmp_path)) as inst:
         yield inst
 

@@ -9,12 +9,14 @@ import pytest
 import yaml
 
 from orchestration.instance import (
-    DAGSTER_YAML,
+    EVENT_LOG_CLASS,
+    EVENT_LOG_MODULE,
     PG_ENV,
     DagsterYamlError,
     InstanceStorageError,
     check_instance_storage,
     pg_address,
+    render_dagster_yaml,
     update_dagster_yaml,
 )
 
@@ -30,10 +32,56 @@ def test_sqlite_stays_the_default(tmp_path):
     assert check_instance_storage(tmp_path, environ={}) is None
 
 
+def test_the_sqlite_event_log_is_the_platforms_and_follows_the_home(tmp_path):
+    config = tmp_path / "dagster.yaml"
+    config.write_text("telemetry:\n  enabled: false\n")  # a home of the previous version
+    assert update_dagster_yaml(config, environ={})
+    section = yaml.safe_load(config.read_text())["event_log_storage"]
+    assert section == {
+        "module": EVENT_LOG_MODULE,
+        "class": EVENT_LOG_CLASS,
+        "config": {"base_dir": str(tmp_path.resolve() / "history" / "runs")},
+    }
+    # the home moved: its event log section points at the new place on the next start
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    config.rename(moved / "dagster.yaml")
+    assert update_dagster_yaml(moved / "dagster.yaml", environ={})
+    section = yaml.safe_load((moved / "dagster.yaml").read_text())["event_log_storage"]
+    assert section["config"]["base_dir"] == str(moved.resolve() / "history" / "runs")
+
+
+@pytest.mark.parametrize(
+    "users",
+    [
+        "event_log_storage:\n  module: their.storage\n  class: Theirs\n",
+        "storage:\n  sqlite:\n    base_dir: /somewhere\n",
+    ],
+)
+def test_a_users_own_event_log_or_storage_is_kept_on_sqlite(tmp_path, users):
+    config = tmp_path / "dagster.yaml"
+    config.write_text(users)
+    update_dagster_yaml(config, environ={})
+    settings = yaml.safe_load(config.read_text())
+    for key, value in yaml.safe_load(users).items():
+        assert settings[key] == value
+    assert "storage" not in settings or "event_log_storage" not in settings
+
+
+def test_moving_to_postgres_drops_the_sqlite_event_log(tmp_path):
+    config = tmp_path / "dagster.yaml"
+    update_dagster_yaml(config, environ={})
+    assert "event_log_storage" in yaml.safe_load(config.read_text())
+    update_dagster_yaml(config, environ={PG_ENV: URL})
+    settings = yaml.safe_load(config.read_text())
+    assert "event_log_storage" not in settings
+    assert settings["storage"] == {"postgres": {"postgres_url": {"env": PG_ENV}}}
+
+
 def test_a_sqlite_home_moves_to_postgres_by_configuration_and_keeps_the_users_settings(tmp_path):
     config = tmp_path / "dagster.yaml"
     # a home written by the previous version (SQLite), with a setting of the user's
-    config.write_text(DAGSTER_YAML + "compute_logs:\n  module: x\n  class: Y\n")
+    config.write_text(render_dagster_yaml(tmp_path) + "compute_logs:\n  module: x\n  class: Y\n")
     assert update_dagster_yaml(config, environ={PG_ENV: URL})
     text = config.read_text()
     settings = yaml.safe_load(text)

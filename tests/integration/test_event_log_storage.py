@@ -1,0 +1,89 @@
+"""The SQLite instance's event log keeps its connections (orchestration/event_log_storage.py):
+real SQLite instances from the dagster.yaml the platform writes, real runs, real file watches.
+Its files stay Dagster's own, the webserver's live log still wakes up, and a process keeps a
+bounded number of shards open."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import dagster as dg
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+from orchestration.event_log_storage import KEPT_SHARDS, KeptSqliteEventLogStorage
+from orchestration.instance import render_dagster_yaml
+
+
+@dg.asset
+def tiny() -> int:
+    return 1
+
+
+def _instance(dagster_home) -> dg.DagsterInstance:
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    (dagster_home / "dagster.yaml").write_text(render_dagster_yaml(dagster_home))
+    return dg.DagsterInstance.from_config(str(dagster_home))
+
+
+def _run(instance: dg.DagsterInstance) -> str:
+    result = dg.materialize([tiny], instance=instance)
+    assert result.success
+    return result.run_id
+
+
+def test_the_platforms_instance_uses_it_and_dagsters_own_storage_reads_what_it_wrote(tmp_path):
+    with _instance(tmp_path / "dagster") as instance:
+        assert isinstance(instance.event_log_storage, KeptSqliteEventLogStorage)
+        run_id = _run(instance)
+        kept = [e.dagster_event_type for e in instance.all_logs(run_id)]
+        assert instance.event_log_storage.kept_shards()[-1] == run_id, "its shard stays open"
+
+        # Dagster's own class on the same folder, while the kept connections are still open
+        plain = SqliteEventLogStorage(str(tmp_path / "dagster" / "history" / "runs"))
+        records = plain.get_records_for_run(run_id).records
+        assert [r.event_log_entry.dagster_event_type for r in records] == kept
+        assert dg.DagsterEventType.ASSET_MATERIALIZATION in kept
+        materialized = plain.get_latest_materialization_events([dg.AssetKey("tiny")])
+        assert materialized[dg.AssetKey("tiny")].run_id == run_id, "the cross-run index too"
+        plain.dispose()
+
+
+def test_the_live_log_of_a_run_wakes_up_on_commits_to_the_write_ahead_log(tmp_path):
+    with _instance(tmp_path / "dagster") as writer, _instance(tmp_path / "dagster") as reader:
+        run_id = _run(writer)
+        run = writer.get_run_by_id(run_id)
+        shard = tmp_path / "dagster" / "history" / "runs" / f"{run_id}.db"
+        cursor = str(writer.get_records_for_run(run_id).cursor)
+
+        seen: list[str] = []
+        arrived = threading.Event()
+
+        def callback(entry, _cursor):
+            seen.append(entry.message)
+            if "after the watch began" in entry.message:
+                arrived.set()
+
+        reader.watch_event_logs(run_id, cursor, callback)
+        try:
+            before = shard.stat().st_mtime_ns
+            writer.report_engine_event("after the watch began", dagster_run=run)
+            assert arrived.wait(20), f"the watch never saw the new event; saw {seen}"
+            # the writer's connection is open: the commit is in the -wal, not yet in the file
+            assert shard.with_name(shard.name + "-wal").exists()
+            assert shard.stat().st_mtime_ns == before
+        finally:
+            reader.end_watch_event_logs(run_id, callback)
+
+
+def test_a_process_keeps_a_bounded_number_of_shards_open(tmp_path):
+    with _instance(tmp_path / "dagster") as instance:
+        runs = [_run(instance) for _ in range(KEPT_SHARDS + 3)]
+        kept = instance.event_log_storage.kept_shards()
+        assert len(kept) == KEPT_SHARDS and "index" in kept
+        assert set(kept) - {"index"} == set(runs[-(KEPT_SHARDS - 1) :]), "the latest runs"
+        # an evicted run's shard opens again on demand
+        assert any(e.is_dagster_event for e in instance.all_logs(runs[0]))
+        assert instance.event_log_storage.kept_shards()[-1] == runs[0]
+        open_fds = len(os.listdir("/proc/self/fd"))
+    assert open_fds < 200, f"{open_fds} file descriptors open"
