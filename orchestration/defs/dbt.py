@@ -8,9 +8,11 @@ ingestion assets, which is how dbt depends on ingestion.
 
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -25,6 +27,8 @@ from orchestration.dagster_dbt_light import (
 from orchestration.dbt_manifest import (
     DBT_PROJECT_DIR,
     dbt_executable,
+    docs_page,
+    docs_page_path,
     ensure_manifest,
     keep_parse_state,
     nodes_without_raw_inputs,
@@ -188,6 +192,8 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         _record_build(home, plan.fingerprint, context.run.run_id)
     keep_parse_state(invocation.target_path, parse_state)
     context.log.info(parse_report(invocation.target_path))
+    if invocation.is_successful() and not plan.returns_only and _publishes(context):
+        _docs_page_from_build(context, home, invocation.target_path, kind)
     if invocation.is_successful():
         # dagster-dbt gives every invocation a target folder of its own (~4 MB): without this,
         # one per sensor run piles up in dbt_project/target. dbt's log is in the run's.
@@ -221,6 +227,25 @@ def _warm_up_great_expectations() -> None:
     from expectations.runner import warm_up
 
     threading.Thread(target=warm_up, name="warm-up-gx", daemon=True).start()
+
+
+def _docs_page_from_build(
+    context: dg.AssetExecutionContext, home: Home, build: Path, kind: str
+) -> None:
+    """The release's dbt docs page, from this full build's manifest (no compiling again), when
+    this version of the dbt project has none yet; on failure the release makes it itself."""
+    if docs_page_path(home.dbt_docs_cache).exists():
+        return
+    started = time.perf_counter()
+    try:
+        docs_page(home.dbt_docs_cache, release_kind=kind, build=build)
+    except RuntimeError as exc:
+        context.log.warning(f"the dbt docs page was not made from this build: {exc}")
+        return
+    context.log.info(
+        "dbt docs page of this version of the dbt project made from this build's manifest "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
 
 
 def _publishes(context: dg.AssetExecutionContext) -> bool:

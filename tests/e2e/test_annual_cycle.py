@@ -385,6 +385,37 @@ def test_release_ships_the_gate_data_docs_of_its_run(cycle):
         assert not re.search(r"url\(\s*['\"]?https?://", html), shipped
 
 
+def test_the_dbt_docs_page_is_made_once_from_the_first_full_build(cycle):
+    """The draft run's dbt step made the page from its build's manifest; both releases ship
+    that page, and no other step or run generated it again."""
+    import dagster as dg
+
+    from orchestration.dbt_manifest import docs_page_path
+    from runtime.home import Home
+
+    page = docs_page_path(Home(cycle.home).dbt_docs_cache)
+    assert list(page.parent.glob("*.html")) == [page]
+    shipped = [
+        p
+        for p in (cycle.home / "releases").rglob("index.html")
+        if p.parts[-3:] == ("docs", "dbt", "index.html")
+    ]
+    assert len(shipped) >= 2, "the draft and the final release"
+    for release in shipped:
+        assert release.read_bytes() == page.read_bytes(), release
+    instance = dg.DagsterInstance.from_config(str(cycle.home / "dagster"))
+    try:
+        made = [
+            record.step_key
+            for run in instance.get_runs()
+            for record in instance.all_logs(run.run_id)
+            if "dbt docs page of this version" in (record.user_message or "")
+        ]
+    finally:
+        instance.dispose()
+    assert made == ["mhbench_dbt_assets"]
+
+
 def test_gx_data_docs_asset_and_check_metadata_link_the_pages(cycle):
     import dagster as dg
 
