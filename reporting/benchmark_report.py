@@ -167,18 +167,24 @@ def write_benchmark_report(
 
 
 def write_participant_reports(
-    release_path: Path, outputs: dict[str, Path], *, year: int | None = None, charts: bool = True
+    release_path: Path,
+    outputs: dict[str, Path],
+    *,
+    year: int | None = None,
+    charts: bool = True,
+    manifest: dict | None = None,
 ) -> list[Path]:
     """Each participant's report (`outputs`: participant code -> path), the release read once.
 
     What every report shows alike (values, benchmarks, positions, trends, data quality) is
     loaded once; each participant adds its lines of enquiry and its findings. The draft packs
     of 50 participants spent most of their time reading the same release 50 times.
+    `manifest` as for write_benchmark_report (a release being published has none written).
     """
     import duckdb
 
     release_path = Path(release_path)
-    shared = load_report_data(release_path, None, year)
+    shared = load_report_data(release_path, None, year, manifest=manifest)
     written = []
     with duckdb.connect(str(release_path / RELEASE_DB), read_only=True) as con:
         for participant, output in outputs.items():

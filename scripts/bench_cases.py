@@ -405,6 +405,20 @@ def scale_cold_cycle(
         result = _cold_cycle(code, home, env, timeout, root / "run.log")
         if not (code / "dbt_project" / "target" / "manifest.json").exists():
             raise CaseFailed("the copy's dbt manifest was not written: the copy was not used")
+        # one resubmission at this scale, as on the sample (sample_sequence)
+        drafts = len(list((home / "releases" / "drafts").glob("*/manifest.json")))
+        [resubmission] = write_resubmissions(home, root / "scratch", year_list[-1], 1, seeds=seeds)
+        drop([resubmission])
+        resubmitted = run_measured(
+            [sys.executable, "-m", "cli.app", "run", "--draft"], env, code, timeout
+        )
+        if len(list((home / "releases" / "drafts").glob("*/manifest.json"))) != drafts + 1:
+            raise CaseFailed(f"the resubmission published no release:\n{resubmitted.stdout}")
+        result["resubmission"] = {
+            **resubmitted.as_dict(),
+            "participant": resubmission.participant,
+            "year": resubmission.year,
+        }
     result["uses_copy"] = (
         result["participant_years"] == participants * years and result["codes"] == codes
     )

@@ -34,9 +34,10 @@ class Resubmission:
 
 
 def write_resubmissions(
-    home: Path, scratch: Path, year: int, count: int, first: int = 0
+    home: Path, scratch: Path, year: int, count: int, first: int = 0, seeds: Path | None = None
 ) -> list[Resubmission]:
-    """`count` resubmissions for `year`, numbered from `first`, for different participants.
+    """`count` resubmissions for `year`, numbered from `first`, for different participants
+    (those of the dictionary in `seeds`, default the repository's).
 
     File k goes to the k-th participant (in code order, wrapping around) and raises its
     bed count by 1 + k // participants, so every file of a bench has its own bytes."""
@@ -51,7 +52,7 @@ def write_resubmissions(
     from ingestion.registry import file_sha256
     from ingestion.template import write_return_workbook
 
-    dictionary = load_dictionary()
+    dictionary = load_dictionary() if seeds is None else load_dictionary(seeds)
     codes = sorted(dictionary.participants)
     csv_codes = csv_senders(codes)
     scratch.mkdir(parents=True, exist_ok=True)

@@ -77,6 +77,10 @@ def test_the_draft_is_watermarked_never_current_and_has_a_pack_per_participant(c
     se = next(p for p in packs if p.name.startswith("SE_"))
     text = se.read_text()
     assert DRAFT_MARK in text and "Sweden" in text
+    # drawn while the release was being published (from its manifest, not yet written), then
+    # moved out of the drafts' `.incoming-` folder into the outbox
+    assert draft.release_id in text
+    assert not list(home.drafts.glob(".incoming-*"))
     assert "Published a draft" in cycle.draft_output
 
 
