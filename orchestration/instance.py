@@ -93,9 +93,9 @@ def _owned(current: dict, environ: Mapping[str, str], dagster_home: Path | None)
     """`current` with the platform's sections set, for this environment and the instance in
     `dagster_home` (None: leave the event log's section as it is)."""
     merged = _merge(current, OWNED_SETTINGS)
-    if environ.get(PG_ENV) and _ours(merged.get("event_log_storage")):
-        del merged["event_log_storage"]  # PostgreSQL keeps the event log
     if environ.get(PG_ENV):
+        if _ours(merged.get("event_log_storage")):
+            del merged["event_log_storage"]  # PostgreSQL keeps the event log
         legacy = [key for key in _LEGACY_STORAGE if key in merged]
         if legacy:
             raise DagsterYamlError(
@@ -137,6 +137,7 @@ def update_dagster_yaml(config: Path, environ: Mapping[str, str] | None = None) 
     PostgreSQL is not moved back by a process that lacks the variable:
     `check_instance_storage` says so instead)."""
     environ = os.environ if environ is None else environ
+    dagster_home = config.parent.resolve()
     current: dict = {}
     if config.exists():
         text = config.read_text(encoding="utf-8")
@@ -146,12 +147,12 @@ def update_dagster_yaml(config: Path, environ: Mapping[str, str] | None = None) 
             raise DagsterYamlError(f"{config} is not valid YAML: {exc}") from exc
         if not isinstance(current, dict):
             raise DagsterYamlError(f"{config} should hold a mapping of settings")
-        if _owned(current, environ, config.parent.resolve()) == current:
+        if _owned(current, environ, dagster_home) == current:
             return False
     mode = config.stat().st_mode & 0o777 if config.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=config.parent, prefix=".dagster.yaml.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(render_dagster_yaml(config.parent.resolve(), current, environ))
+        fh.write(render_dagster_yaml(dagster_home, current, environ))
     os.chmod(tmp, mode)
     os.replace(tmp, config)
     return True

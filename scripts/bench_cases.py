@@ -317,6 +317,11 @@ def _cold_cycle(code: Path, home: Path, env: dict[str, str], timeout: float, log
     return result
 
 
+def _drafts(home: Path) -> int:
+    """How many draft releases the home holds."""
+    return len(list((home / "releases" / "drafts").glob("*/manifest.json")))
+
+
 def _inbox_files(home: Path) -> int:
     return sum(1 for p in (home / "inbox").rglob("*") if p.is_file())
 
@@ -345,18 +350,14 @@ def sample_sequence(env: dict[str, str], timeout: float = TIMEOUT_S) -> dict:
         cold = _cold_cycle(REPO, home, env, timeout, root / "cold.log")
         cold.pop("codes")
         run = [sys.executable, "-m", "cli.app", "run", "--draft"]
-
-        def drafts() -> int:
-            return len(list((home / "releases" / "drafts").glob("*/manifest.json")))
-
-        before = drafts()
+        before = _drafts(home)
         again = run_measured(run, env, REPO, timeout)
-        if drafts() != before or "Nothing changed since" not in again.stdout:
+        if _drafts(home) != before or "Nothing changed since" not in again.stdout:
             raise CaseFailed(f"the run with nothing new published a release:\n{again.stdout}")
         [resubmission] = write_resubmissions(home, root / "scratch", RUSH_YEAR, 1)
         drop([resubmission])
         resubmitted = run_measured(run, env, REPO, timeout)
-        if drafts() != before + 1:
+        if _drafts(home) != before + 1:
             raise CaseFailed(f"the resubmission published no release:\n{resubmitted.stdout}")
     return {
         "cold": cold,
@@ -406,13 +407,13 @@ def scale_cold_cycle(
         if not (code / "dbt_project" / "target" / "manifest.json").exists():
             raise CaseFailed("the copy's dbt manifest was not written: the copy was not used")
         # one resubmission at this scale, as on the sample (sample_sequence)
-        drafts = len(list((home / "releases" / "drafts").glob("*/manifest.json")))
+        drafts = _drafts(home)
         [resubmission] = write_resubmissions(home, root / "scratch", year_list[-1], 1, seeds=seeds)
         drop([resubmission])
         resubmitted = run_measured(
             [sys.executable, "-m", "cli.app", "run", "--draft"], env, code, timeout
         )
-        if len(list((home / "releases" / "drafts").glob("*/manifest.json"))) != drafts + 1:
+        if _drafts(home) != drafts + 1:
             raise CaseFailed(f"the resubmission published no release:\n{resubmitted.stdout}")
         result["resubmission"] = {
             **resubmitted.as_dict(),
