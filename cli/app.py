@@ -282,13 +282,20 @@ def report(
 
     from orchestration.instance import configure_environment
     from reporting.benchmark_report import ReportError, write_benchmark_report
+    from reporting.chart_cache import ChartCache
 
     home = configure_environment()
     folder = _release(home, release).path
     started = time.perf_counter()
     try:
         with output.status("Drawing the charts"):
-            path = write_benchmark_report(folder, participant, output_path, year=year)
+            path = write_benchmark_report(
+                folder,
+                participant,
+                output_path,
+                year=year,
+                chart_cache=ChartCache(home.chart_cache),
+            )
     except ReportError as exc:
         _fail(_sentence(str(exc)))
     output.say(

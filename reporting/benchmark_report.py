@@ -24,13 +24,16 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingestion.dictionary import load_flags
 from reporting.enquiries import ENQUIRY_MART, Enquiries, load_enquiries
 from reporting.exchange import EXCHANGE_MART, load_exchange_suggestions, method_settings
 from reporting.quality_report import QUALITY_FILE
 from reporting.templating import fmt_cell, render, watermark_for
+
+if TYPE_CHECKING:
+    from reporting.chart_cache import ChartCache
 
 REPORT_FILE = "report.html"
 RELEASE_DB = "mhbench.duckdb"
@@ -141,6 +144,7 @@ def write_benchmark_report(
     year: int | None = None,
     manifest: dict | None = None,
     charts: bool = True,
+    chart_cache: ChartCache | None = None,
 ) -> Path:
     """Write the report of the release at release_path; its path.
 
@@ -150,7 +154,8 @@ def write_benchmark_report(
     manifest when it is not written yet (publish writes it last); default: manifest.json.
     `charts=False` leaves out the two charts of every indicator (a draft pack: the
     participant's tables and lines of enquiry, in a fraction of the time; the release's own
-    report.html has the charts).
+    report.html has the charts). With `chart_cache` (the home's), a chart drawn before from
+    the same data is taken from it.
     Raises ReportError for an unknown participant or year, or a folder without a release.
     """
     release_path = Path(release_path)
@@ -162,6 +167,7 @@ def write_benchmark_report(
         manifest=manifest,
         link_quality=output.resolve().parent == release_path.resolve(),
         charts=charts,
+        chart_cache=chart_cache,
     )
     return _write_page(output, page)
 
@@ -173,13 +179,15 @@ def write_participant_reports(
     year: int | None = None,
     charts: bool = True,
     manifest: dict | None = None,
+    chart_cache: ChartCache | None = None,
 ) -> list[Path]:
     """Each participant's report (`outputs`: participant code -> path), the release read once.
 
     What every report shows alike (values, benchmarks, positions, trends, data quality) is
     loaded once; each participant adds its lines of enquiry and its findings. The draft packs
     of 50 participants spent most of their time reading the same release 50 times.
-    `manifest` as for write_benchmark_report (a release being published has none written).
+    `manifest` and `chart_cache` as for write_benchmark_report (a release being published has
+    no manifest written).
     """
     import duckdb
 
@@ -190,7 +198,7 @@ def write_participant_reports(
         for participant, output in outputs.items():
             started = time.perf_counter()
             data = _for_participant(con, shared, participant)
-            written.append(_write_page(Path(output), _render(data, started, charts)))
+            written.append(_write_page(Path(output), _render(data, started, charts, chart_cache)))
     return written
 
 
@@ -210,13 +218,14 @@ def render_benchmark_report(
     manifest: dict | None = None,
     link_quality: bool = False,
     charts: bool = True,
+    chart_cache: ChartCache | None = None,
 ) -> str:
     """The report as an HTML string (see write_benchmark_report)."""
     started = time.perf_counter()
     data = load_report_data(Path(release_path), participant, year, manifest=manifest)
     if link_quality and (Path(release_path) / QUALITY_FILE).exists():
         data.quality_link = QUALITY_FILE
-    return _render(data, started, charts)
+    return _render(data, started, charts, chart_cache)
 
 
 # -- reading the release ----------------------------------------------------------------------
@@ -421,7 +430,12 @@ def _name(data: ReportData, code: str) -> str:
     return data.participants.get(code, {}).get("participant_name") or code
 
 
-def _render(data: ReportData, started: float, draw_indicators: bool = True) -> str:
+def _render(
+    data: ReportData,
+    started: float,
+    draw_indicators: bool = True,
+    chart_cache: ChartCache | None = None,
+) -> str:
     from reporting.charts import Charts
 
     by_section: dict[str, list[dict]] = defaultdict(list)
@@ -431,7 +445,7 @@ def _render(data: ReportData, started: float, draw_indicators: bool = True) -> s
     sections: list[dict] = []
     summary: list[dict] = []  # per section, the participant's row of each indicator
     n_charts = 0
-    with Charts() as charts:
+    with Charts(chart_cache) as charts:
         for section in _section_order(data.indicators):
             indicators = []
             for indicator in by_section[section]:

@@ -8,15 +8,17 @@ A chart is returned as a `Chart`, which the page's template writes into the page
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup
 
 from ingestion.report import shorten
+from reporting.chart_cache import PARTS, ChartCache
 
 HIGHLIGHT = "#0b61a4"
 OTHERS = "#b9c3ce"
@@ -52,7 +54,7 @@ class Bar:
     highlight: bool = False
 
 
-@contextmanager
+@contextlib.contextmanager
 def chart_style() -> Iterator[None]:
     """Agg backend and the report's style, without touching the caller's matplotlib state."""
     import matplotlib
@@ -80,6 +82,20 @@ class Chart:
     css_class: str
     label: str
 
+    def parts(self) -> dict[str, str]:
+        """The chart as plain text, to keep (reporting/chart_cache.py)."""
+        return {name: str(getattr(self, name)) for name in PARTS}
+
+    @classmethod
+    def from_parts(cls, parts: dict[str, str]) -> Chart:
+        """A chart kept with `parts`: the SVG that `_svg` made of matplotlib's, drawn before."""
+        return cls(
+            Markup(parts["attributes"]),
+            Markup(parts["content"]),
+            parts["css_class"],
+            parts["label"],
+        )
+
 
 def _svg(fig, prefix: str, css_class: str, label: str) -> Chart:
     """The figure as a Chart to inline: ids prefixed, sized by CSS, labelled."""
@@ -93,10 +109,30 @@ def _svg(fig, prefix: str, css_class: str, label: str) -> Chart:
     head_end = text.index(">")
     attributes = re.sub(r'\s(width|height)="[^"]*"', "", text[len("<svg") : head_end]).strip()
     content = text[head_end + 1 : text.rindex("</svg>")]
-    # The one place where reporting/ marks text as safe HTML: this is SVG that matplotlib
-    # wrote, and matplotlib escapes every text it draws (participant names, units) and every
-    # attribute value. Nothing else is inserted unescaped in any page.
+    # The one place where reporting/ marks text as safe HTML (with `Chart.from_parts`, the same
+    # SVG kept in the home's chart cache): this is SVG that matplotlib wrote, and matplotlib
+    # escapes every text it draws (participant names, units) and every attribute value.
+    # Nothing else is inserted unescaped in any page.
     return Chart(Markup(attributes), Markup(content), css_class, label)
+
+
+def _kept(draw: Callable[..., Chart]) -> Callable[..., Chart]:
+    """A chart method that takes the chart from the Charts' cache when it was drawn before
+    from the same arguments, and keeps what it draws."""
+
+    @functools.wraps(draw)
+    def chart(self: Charts, *arguments, **options) -> Chart:
+        if self.cache is None:
+            return draw(self, *arguments, **options)
+        key = self.cache.key(draw.__name__, arguments, options)
+        kept = self.cache.get(key)
+        if kept is not None:
+            return Chart.from_parts(kept)
+        drawn = draw(self, *arguments, **options)
+        self.cache.put(key, drawn.parts())
+        return drawn
+
+    return chart
 
 
 class Charts:
@@ -104,13 +140,16 @@ class Charts:
 
     Creating a figure and its axes costs more than drawing the data, so the data artists
     are removed after each chart and the axes reused: with 2 charts for each of 50+
-    indicators, that halves the time of a report. Use as a context manager.
+    indicators, that halves the time of a report. With a `cache` (reporting/chart_cache.py),
+    a chart drawn before from the same data is taken from it instead. Use as a context
+    manager.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cache: ChartCache | None = None) -> None:
         self._style = chart_style()
         self._position = None
         self._trend = None
+        self.cache = cache
 
     def __enter__(self) -> Charts:
         self._style.__enter__()
@@ -118,6 +157,8 @@ class Charts:
 
     def __exit__(self, *exc) -> None:
         self._style.__exit__(*exc)
+        if self.cache is not None:
+            self.cache.prune()
 
     @staticmethod
     def _axes(fig_and_axes, size: tuple[float, float], rect: tuple[float, float, float, float]):
@@ -135,6 +176,7 @@ class Charts:
             ax.relim()
         return fig, ax
 
+    @_kept
     def position(
         self,
         bars: Sequence[Bar],
@@ -204,6 +246,7 @@ class Charts:
         ax.spines["left"].set_visible(False)
         return _svg(fig, prefix, "chart-position", label)
 
+    @_kept
     def trend(
         self,
         series: dict[str, list[tuple[int, float | None]]],
@@ -261,6 +304,7 @@ class Charts:
         ax.set_axisbelow(True)
         return _svg(fig, prefix, "chart-trend", label)
 
+    @_kept
     def enquiries(self, rows: Sequence[EnquiryBar], prefix: str, label: str) -> Chart:
         """Distance from the median in interquartile ranges, one bar per line of enquiry
         (first on top): right of the line above the median, left below; coloured better,

@@ -55,6 +55,11 @@ class Home:
         return self.root / "warehouse" / "dbt-parse"
 
     @property
+    def chart_cache(self) -> Path:
+        """The report charts drawn before, by what they were drawn from (reporting/chart_cache.py)."""
+        return self.root / "cache" / "charts"
+
+    @property
     def gx_data_docs(self) -> Path:
         """Great Expectations Data Docs of the quality gate, one site per Dagster run."""
         return self.root / "quality" / "gx-data-docs"

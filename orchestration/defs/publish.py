@@ -134,10 +134,11 @@ class DraftPacks:
     publish to clear, and `deliver` moves them into the outbox once the release is
     published."""
 
-    def __init__(self, home, scope: dict) -> None:
+    def __init__(self, home, scope: dict, chart_cache=None) -> None:
         from publishing.store import INCOMING_PREFIX
 
         self.home = home
+        self.chart_cache = chart_cache
         self.year = max((e["collection_year"] for e in scope["included"]), default=None)
         self.codes = sorted({e["participant_code"] for e in scope["included"]})
         self.prefix = f"{INCOMING_PREFIX}packs-"
@@ -158,6 +159,7 @@ class DraftPacks:
             year=self.year,
             charts=False,
             manifest=manifest,
+            chart_cache=self.chart_cache,
         )
 
     def deliver(self) -> list[Path]:
@@ -239,6 +241,7 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
     )
     from publishing.exports import ExportSettings
     from publishing.store import DBT_DOCS_INDEX, GX_DOCS_INDEX, build_release, current_release
+    from reporting.chart_cache import ChartCache
     from reporting.release_pages import QUALITY_FILE, REPORT_FILE, release_page_writer
 
     kind = release_kind(context.run.tags)
@@ -270,8 +273,10 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
         previous.database if previous else None,
         paths.warehouse,
     )
-    release_pages = release_page_writer()
-    draft_packs = DraftPacks(paths, scope) if kind == DRAFT else None
+    # The report and the packs draw only the charts whose data changed since an earlier render.
+    chart_cache = ChartCache(paths.chart_cache)
+    release_pages = release_page_writer(chart_cache=chart_cache)
+    draft_packs = DraftPacks(paths, scope, chart_cache) if kind == DRAFT else None
 
     def pages(folder: Path, manifest: dict) -> None:
         release_pages(folder, manifest)
@@ -309,7 +314,8 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
     context.log.info(
         f"published {kind} release {published.release_id} at {published.path} "
         f"({len(scope['included'])} participant-years included, "
-        f"{len(scope['left_out'])} left out)"
+        f"{len(scope['left_out'])} left out); charts: {chart_cache.misses} drawn, "
+        f"{chart_cache.hits} as drawn before (the home's chart cache)"
     )
     if drift["drifting"]:
         context.log.warning(
@@ -324,6 +330,8 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
             "participant_years_included": len(scope["included"]),
             "participant_years_left_out": len(scope["left_out"]),
             "draft_packs": len(packs),
+            "charts_drawn": chart_cache.misses,
+            "charts_from_cache": chart_cache.hits,
             "previous_release": drift["previous_release"] or "none",
             "path": dg.MetadataValue.path(str(published.path)),
             "database": dg.MetadataValue.path(str(published.database)),
