@@ -118,19 +118,6 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         # to a dimension), as `--select source:raw+` would.
         kept = nodes_without_raw_inputs()
         exclude += kept
-        # They are what the last build made from the same code and seeds. Reported as such,
-        # first (a multi-asset yields in topological order, and nothing feeds them), so that
-        # their checks and the release downstream run in this run as after a full build.
-        by_name = {key.path[-1]: key for key in context.selected_asset_keys}
-        for key in (by_name[name] for name in kept if name in by_name):
-            yield dg.Output(
-                None,
-                output_name=context.assets_def.get_output_name_for_asset_key(key),
-                metadata={
-                    "mhbench/rebuilt": False,
-                    "mhbench/built_by_run": plan.last_build_run or "",
-                },
-            )
     context.log.info(
         "building what the returns and the workflow feed (`source:raw+`; the code, seeds and "
         f"dbt vars are those of the build of run {plan.last_build_run}); left as built: "
@@ -168,6 +155,12 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     # (its preview reads it), all of them: multi-asset outputs must keep dbt's topological order.
     held = []
     try:
+        if plan.returns_only:
+            # What the last build made from the same code and seeds, reported as such first (a
+            # multi-asset yields in topological order, and nothing feeds them), so that their
+            # checks and the release downstream run in this run as after a full build. Yielded
+            # while dbt starts (~3 s before its first result): 12 outputs took 0.5 s before it.
+            yield from _left_as_built(context, kept, plan.last_build_run)
         for event in invocation.stream():
             if held or _event_asset_key(context, event) == ENQUIRIES_MART:
                 held.append(event)
@@ -313,6 +306,19 @@ def _record_build(home: Home, fingerprint, run_id: str) -> None:
 
 ENQUIRIES_MART = dg.AssetKey(["marts", "mart_lines_of_enquiry"])
 PREVIEW_ROWS = 20
+
+
+def _left_as_built(
+    context: dg.AssetExecutionContext, kept: tuple[str, ...], last_build_run: str | None
+):
+    """The outputs of the nodes `kept` (left as built by run `last_build_run`), parents first."""
+    by_name = {key.path[-1]: key for key in context.selected_asset_keys}
+    for key in (by_name[name] for name in kept if name in by_name):
+        yield dg.Output(
+            None,
+            output_name=context.assets_def.get_output_name_for_asset_key(key),
+            metadata={"mhbench/rebuilt": False, "mhbench/built_by_run": last_build_run or ""},
+        )
 
 
 def _event_asset_key(context: dg.AssetExecutionContext, event) -> dg.AssetKey | None:
