@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
+import threading
 import time
 from functools import cache
 from pathlib import Path
@@ -47,6 +48,7 @@ class ChartCache:
         self.folder = Path(folder)
         self.hits = 0
         self.misses = 0
+        self.not_kept: str | None = None  # why the last chart that could not be kept was not
 
     @staticmethod
     def key(kind: str, arguments: tuple, options: dict) -> str:
@@ -76,11 +78,19 @@ class ChartCache:
         return parts
 
     def put(self, key: str, parts: dict[str, str]) -> None:
-        """Keep a chart's parts under `key` (atomically: a reader never sees half a file)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        partial = self.folder / f".{key}.{os.getpid()}.tmp"
-        partial.write_text(json.dumps(parts), encoding="utf-8")
-        partial.replace(self._path(key))
+        """Keep a chart's parts under `key` (atomically: a reader never sees half a file).
+
+        A chart that cannot be kept (a full disk, a read-only home) costs its drawing next
+        time, never the report: the reason is in `not_kept`, for the caller to log."""
+        partial = self.folder / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps(parts), encoding="utf-8")
+            partial.replace(self._path(key))
+        except OSError as exc:
+            self.not_kept = f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
 
     def prune(self, now: float | None = None) -> int:
         """Remove the charts not used for KEEP_DAYS; how many were removed."""

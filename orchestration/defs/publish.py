@@ -317,6 +317,11 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
         f"{len(scope['left_out'])} left out); charts: {chart_cache.misses} drawn, "
         f"{chart_cache.hits} as drawn before (the home's chart cache)"
     )
+    if chart_cache.not_kept:
+        context.log.warning(
+            f"report charts could not be kept in {paths.chart_cache} ({chart_cache.not_kept}): "
+            "the next report draws them again"
+        )
     if drift["drifting"]:
         context.log.warning(
             f"{len(drift['drifting'])} benchmark medians moved more than "

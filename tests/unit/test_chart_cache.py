@@ -105,3 +105,13 @@ def test_charts_not_used_for_the_keep_days_are_removed(tmp_path):
     assert cache.hits == 2
     assert not old.exists()
     assert sorted((tmp_path / "charts").glob("*.json")) == used
+
+
+def test_a_cache_that_cannot_be_written_costs_the_drawing_not_the_report(tmp_path):
+    release = make_release(tmp_path / "r")
+    (tmp_path / "charts").write_text("a file where the cache's folder should be")
+
+    cache = ChartCache(tmp_path / "charts")
+    assert _page(release, cache) == _page(release)
+    assert cache.misses == 2 and cache.not_kept is not None
+    assert cache.not_kept.startswith("FileExistsError")
