@@ -170,10 +170,17 @@ def run(
     `--draft` publishes every accepted one for participants to review. Exits 1 when no
     release was published.
     """
+    from orchestration.dbt_parse_ahead import start_parse_ahead
+    from runtime.home import DRAFT, FINAL
+
+    home = _instance_environment()
+    # A home's first build of a kind: dbt's parse starts now, beside the CLI's start and the
+    # ingestion, rather than in the dbt step (orchestration/dbt_parse_ahead.py).
+    start_parse_ahead(home, DRAFT if draft else FINAL)
+
     from cli.cycle import ConsoleCycleDisplay, print_summary
     from orchestration.run_cycle import CycleStopped, run_annual_cycle
 
-    home = _instance_environment()
     terminal, terminal_err = output.terminal_consoles()
     try:
         outcome = run_annual_cycle(home, ConsoleCycleDisplay(terminal), draft=draft)

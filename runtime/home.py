@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_HOME = "data"
+# The release kinds (DESIGN.md, "Release kinds"): `final` releases become releases/current,
+# `draft` ones go under releases/drafts/ (`Home.drafts`).
+FINAL, DRAFT = "final", "draft"
 
 
 @dataclass(frozen=True)

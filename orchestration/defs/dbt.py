@@ -37,6 +37,7 @@ from orchestration.dbt_manifest import (
     reuse_parse_state,
 )
 from orchestration.dbt_manifest import parse_state as dbt_parse_state
+from orchestration.dbt_parse_ahead import finish_parse_ahead
 from orchestration.dead_runs import child_process_tags, dbt_target_name, process_tags
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, release_kind
 from publishing.fingerprint import Fingerprint
@@ -125,7 +126,13 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         if plan.returns_only
         else "building everything (first build, or the code, seeds or dbt vars changed)"
     )
-    # dbt starts from this home's last parse of a build of this kind (dbt_manifest.parse_state)
+    # dbt starts from this home's last parse of a build of this kind (dbt_manifest.parse_state),
+    # made ahead by the CLI for the home's first build of the kind (dbt_parse_ahead.py)
+    waited = finish_parse_ahead(home, kind)
+    if waited is not None:
+        context.log.info(
+            f"dbt starts from the parse made while the run started (waited {waited:.1f} s for it)"
+        )
     parse_state = dbt_parse_state(home.dbt_parse_state, kind)
     # named after the run, so that a dead run's dbt is found (dead_runs.run_processes)
     target = (

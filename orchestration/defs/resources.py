@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from runtime.home import Home
+from runtime.home import DRAFT, FINAL, Home
 
 # One process at a time on warehouse/build.duckdb (DuckDB is single-writer and a reader cannot
 # open the file while another process writes): ingestion, dbt, the gate checks, publish and
@@ -22,11 +22,11 @@ def ingestion_pool() -> str | None:
     return None if is_lake() else DUCKDB_WRITER_POOL
 
 
-# The kind of release a run builds (DESIGN.md, "Release kinds"): `final` (approved
-# participant-years only, becomes releases/current) or `draft` (every accepted one, for review,
-# under releases/drafts/). A run tag, read by the dbt build (var release_kind) and by publish.
+# The kind of release a run builds (DESIGN.md, "Release kinds"; runtime/home.py): `final`
+# (approved participant-years only, becomes releases/current) or `draft` (every accepted one,
+# for review, under releases/drafts/). A run tag, read by the dbt build (var release_kind) and
+# by publish.
 RELEASE_KIND_TAG = "mhbench/release_kind"
-FINAL, DRAFT = "final", "draft"
 
 
 def release_kind(tags: dict[str, str]) -> str:

@@ -77,3 +77,52 @@ def test_the_dbt_version_comes_from_the_environment_not_from_running_dbt(tmp_pat
     )
     assert str(resource._cli_version) == version("dbt-core")
     assert resource._cli_version.major == 1
+
+
+def test_a_parse_made_ahead_is_kept_for_the_home_and_a_build_starts_from_it(tmp_path, monkeypatch):
+    from orchestration.dbt_parse_ahead import (
+        AHEAD_PREFIX,
+        finish_parse_ahead,
+        start_parse_ahead,
+    )
+
+    home = Home(tmp_path / "home").ensure()
+    for name, value in mhbench_env(home.root).items():
+        monkeypatch.setenv(name, value)
+    state = parse_state(home.dbt_parse_state, "draft")
+
+    ahead = start_parse_ahead(home, "draft")
+    assert ahead is not None and ahead.target.name.startswith(AHEAD_PREFIX)
+    assert start_parse_ahead(home, "draft") is None, "one parse per home and kind at a time"
+    assert finish_parse_ahead(home, "final") is None, "none was started for that kind"
+
+    waited = finish_parse_ahead(home, "draft")
+
+    assert waited is not None and waited >= 0
+    assert state.is_file() and not ahead.target.exists()
+    assert finish_parse_ahead(home, "draft") is None, "finished once"
+    assert start_parse_ahead(home, "draft") is None, "the home keeps a parse of that kind now"
+    # a build of that kind, as the dbt step runs it, starts from it
+    build = tmp_path / "build"
+    reuse_parse_state(state, build)
+    _parse(home, build, "draft")
+    assert parse_report(build) == PARSE_REUSED
+
+
+def test_a_parse_ahead_still_running_at_exit_is_stopped_and_leaves_nothing(tmp_path, monkeypatch):
+    from orchestration.dbt_parse_ahead import AHEAD_PREFIX, start_parse_ahead
+
+    home = Home(tmp_path / "home").ensure()
+    for name, value in mhbench_env(home.root).items():
+        monkeypatch.setenv(name, value)
+    # the folder of a parse whose CLI was killed (no such process): cleared by the next start
+    leftover = home.dbt_parse_state / f"{AHEAD_PREFIX}final-{2**22 + 12345}"
+    leftover.mkdir(parents=True)
+
+    ahead = start_parse_ahead(home, "final")
+    assert ahead is not None and not leftover.exists()
+    ahead.close()  # what atexit does when the run never reached its dbt step
+
+    assert ahead.process.returncode is not None
+    assert not ahead.target.exists()
+    assert not parse_state(home.dbt_parse_state, "final").exists()
