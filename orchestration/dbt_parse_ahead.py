@@ -33,6 +33,7 @@ from orchestration.dbt_manifest import (
     release_kind_vars,
 )
 from runtime.home import Home
+from runtime.processes import process_alive
 
 AHEAD_PREFIX = ".ahead-"  # the parse's target folder in warehouse/dbt-parse/, while it runs
 # A parse takes ~5 s here; past this the dbt step stops waiting and dbt parses itself.
@@ -144,15 +145,5 @@ def _clear_leftovers(folder: Path) -> None:
         return
     for leftover in folder.glob(f"{AHEAD_PREFIX}*"):
         pid = leftover.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid), None):
             shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

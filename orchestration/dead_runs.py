@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from orchestration.defs.resources import DUCKDB_WRITER_POOL
+from runtime.processes import proc_stat, process_alive, process_started
 
 if TYPE_CHECKING:
     from dagster._utils.concurrency import ConcurrencyKeyInfo
@@ -54,24 +55,6 @@ def host_name() -> str:
     return socket.gethostname()
 
 
-def _stat(pid: int | str) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command name (state first), None if gone or a
-    zombie (dead, waiting to be reaped)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # the command name (field 2) is in parentheses and may hold spaces: split after it
-    fields = stat.rsplit(")", 1)[1].split()
-    return None if fields[0] in ("Z", "X") else fields
-
-
-def process_started(pid: int) -> str | None:
-    """When process `pid` started (clock ticks since boot); None if it is gone or a zombie."""
-    fields = _stat(pid)
-    return fields[19] if fields else None
-
-
 def _pid_tags(pid: int, pid_tag: str, started_tag: str) -> dict[str, str]:
     """`pid` and, when it can be read, its start time, under the two tag names."""
     tags = {pid_tag: str(pid)}
@@ -96,7 +79,7 @@ def child_processes(pid: int) -> list[int]:
     children = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            fields = _stat(entry.name)
+            fields = proc_stat(entry.name)
             if fields and int(fields[1]) == pid:
                 children.append(int(entry.name))
     return children
@@ -197,20 +180,6 @@ def stop_orphan(run: dg.DagsterRun, grace_seconds: float = 5.0) -> int | None:
         return None
     stop_processes(processes, grace_seconds)
     return int(pid_text) if pid_text.isdigit() and int(pid_text) in processes else min(processes)
-
-
-def process_alive(pid: int, started: str | None) -> bool:
-    """Whether process `pid` lives and is the same process (same start time) as recorded."""
-    now_started = process_started(pid)
-    if now_started is None:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return started is None  # no /proc: trust the pid alone
-    return started is None or now_started == started
 
 
 @dataclass(frozen=True)
