@@ -50,6 +50,7 @@ ORCHESTRATION_WITHOUT_DAGSTER = {
     "orchestration/__init__.py": "package marker",
     "orchestration/defs/__init__.py": "package marker",
     "orchestration/dbt_manifest.py": "the dbt integration: keeps the manifest Dagster loads",
+    "orchestration/dbt_parse_ahead.py": "the dbt integration: the parse the dbt step starts from",
     "orchestration/instance.py": "the Dagster instance: DAGSTER_HOME and dagster.yaml",
 }
 
