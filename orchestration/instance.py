@@ -89,9 +89,9 @@ def _merge(current: dict, owned: dict) -> dict:
     return merged
 
 
-def _owned(current: dict, environ: Mapping[str, str], dagster_home: Path | None) -> dict:
+def _owned(current: dict, environ: Mapping[str, str], dagster_home: Path) -> dict:
     """`current` with the platform's sections set, for this environment and the instance in
-    `dagster_home` (None: leave the event log's section as it is)."""
+    `dagster_home`."""
     merged = _merge(current, OWNED_SETTINGS)
     if environ.get(PG_ENV):
         if _ours(merged.get("event_log_storage")):
@@ -103,18 +103,16 @@ def _owned(current: dict, environ: Mapping[str, str], dagster_home: Path | None)
                 "remove those sections, the instance's storage is then PostgreSQL"
             )
         merged["storage"] = copy.deepcopy(PG_STORAGE)  # replaced whole: one kind of storage
-    elif (
-        dagster_home is not None
-        and "storage" not in merged
+    elif "storage" not in merged and (
         # Dagster's default SQLite instance, or ours already: a user's own event log is kept
-        and (merged.get("event_log_storage") is None or _ours(merged["event_log_storage"]))
+        merged.get("event_log_storage") is None or _ours(merged["event_log_storage"])
     ):
         merged["event_log_storage"] = _event_log_storage(dagster_home)
     return merged
 
 
 def render_dagster_yaml(
-    dagster_home: Path | None, current: dict | None = None, environ: Mapping[str, str] | None = None
+    dagster_home: Path, current: dict | None = None, environ: Mapping[str, str] | None = None
 ) -> str:
     """The dagster.yaml of the instance in `dagster_home`, with the platform's sections up to
     date over `current` (a parsed file). Without `environ`: as for an environment without
