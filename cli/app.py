@@ -170,13 +170,13 @@ def run(
     `--draft` publishes every accepted one for participants to review. Exits 1 when no
     release was published.
     """
-    from orchestration.dbt_parse_ahead import start_parse_ahead
+    from orchestration.dbt_worker import start_dbt_worker
     from runtime.home import DRAFT, FINAL
 
     home = _instance_environment()
-    # A home's first build of a kind: dbt's parse starts now, beside the CLI's start and the
-    # ingestion, rather than in the dbt step (orchestration/dbt_parse_ahead.py).
-    start_parse_ahead(home, DRAFT if draft else FINAL)
+    # dbt imports and parses now, beside the CLI's start and the ingestion, in the process
+    # that then runs the dbt step's build (orchestration/dbt_worker.py).
+    start_dbt_worker(home, DRAFT if draft else FINAL)
 
     from cli.cycle import ConsoleCycleDisplay, print_summary
     from orchestration.run_cycle import CycleStopped, run_annual_cycle

@@ -1,5 +1,5 @@
 """Whether a process lives, from /proc (Linux) or the pid alone: for the reclaim of dead runs
-(orchestration/dead_runs.py) and the parse a dead CLI left (orchestration/dbt_parse_ahead.py).
+(orchestration/dead_runs.py) and the dbt worker a dead CLI left (orchestration/dbt_worker.py).
 Light to import."""
 
 from __future__ import annotations

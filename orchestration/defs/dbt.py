@@ -37,7 +37,7 @@ from orchestration.dbt_manifest import (
     reuse_parse_state,
 )
 from orchestration.dbt_manifest import parse_state as dbt_parse_state
-from orchestration.dbt_parse_ahead import finish_parse_ahead
+from orchestration.dbt_worker import take_dbt_worker
 from orchestration.dead_runs import child_process_tags, dbt_target_name, process_tags
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, release_kind
 from publishing.fingerprint import Fingerprint
@@ -126,13 +126,11 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         if plan.returns_only
         else "building everything (first build, or the code, seeds or dbt vars changed)"
     )
-    # dbt starts from this home's last parse of a build of this kind (dbt_manifest.parse_state),
-    # made ahead by the CLI for the home's first build of the kind (dbt_parse_ahead.py)
-    waited = finish_parse_ahead(home, kind)
-    if waited is not None:
-        context.log.info(
-            f"dbt starts from the parse made while the run started (waited {waited:.1f} s for it)"
-        )
+    # dbt starts from this home's last parse of a build of this kind (dbt_manifest.parse_state);
+    # under `mhbench run`, in the worker that imported dbt and parsed meanwhile (dbt_worker.py)
+    worker = take_dbt_worker(home, kind)
+    if worker is not None:
+        dbt = dbt_resource(worker.executable)
     parse_state = dbt_parse_state(home.dbt_parse_state, kind)
     # named after the run, so that a dead run's dbt is found (dead_runs.run_processes)
     target = (
@@ -191,7 +189,11 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     if plan.fingerprint is not None and invocation.is_successful():
         _record_build(home, plan.fingerprint, context.run.run_id)
     keep_parse_state(invocation.target_path, parse_state)
-    context.log.info(parse_report(invocation.target_path))
+    if worker is not None:
+        context.log.info(worker.report())
+        worker.close()
+    else:
+        context.log.info(parse_report(invocation.target_path))
     if invocation.is_successful() and not plan.returns_only and _publishes(context):
         _docs_page_from_build(context, home, invocation.target_path, kind)
     if invocation.is_successful():
@@ -355,9 +357,10 @@ def enquiries_preview(warehouse, log) -> dict:
     }
 
 
-def dbt_resource() -> DbtCliResource:
+def dbt_resource(executable: str | None = None) -> DbtCliResource:
+    """The dbt CLI of the dbt assets: this environment's `dbt`, or `executable`."""
     return MhbenchDbtCliResource(
         project_dir=dbt_project,
         profiles_dir=str(DBT_PROJECT_DIR),
-        dbt_executable=dbt_executable(),
+        dbt_executable=executable or dbt_executable(),
     )

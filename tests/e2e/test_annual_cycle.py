@@ -416,14 +416,13 @@ def test_the_dbt_docs_page_is_made_once_from_the_first_full_build(cycle):
     assert made == ["mhbench_dbt_assets"]
 
 
-def test_each_kinds_first_build_starts_from_the_parse_the_cli_made_ahead(cycle):
-    """The cycle's draft and final runs are a new home's first builds of their kinds: dbt did
-    not parse the whole project in their dbt step, but started from the parse `mhbench run`
-    began before loading the definitions (orchestration/dbt_parse_ahead.py)."""
+def test_each_kinds_dbt_ran_in_the_worker_the_cli_started_ahead(cycle):
+    """The cycle's draft and final runs are a new home's first builds of their kinds: their
+    dbt ran in the worker `mhbench run` started before loading the definitions, which parsed
+    the whole project meanwhile and kept it for the home (orchestration/dbt_worker.py)."""
     import dagster as dg
 
-    from orchestration.dbt_manifest import PARSE_REUSED
-    from orchestration.dbt_parse_ahead import AHEAD_PREFIX
+    from orchestration.dbt_worker import WORKER_PREFIX
 
     instance = dg.DagsterInstance.from_config(str(cycle.home / "dagster"))
     try:
@@ -434,20 +433,21 @@ def test_each_kinds_first_build_starts_from_the_parse_the_cli_made_ahead(cycle):
                 for record in instance.all_logs(run.run_id)
                 if record.step_key == "mhbench_dbt_assets"
             ]
-            if any("dbt started from" in m or "parsed the whole project" in m for m in messages):
+            if any(m.startswith("Running dbt command") for m in messages):
                 builds[run.run_id] = (run.tags.get("mhbench/release_kind", "final"), messages)
     finally:
         instance.dispose()
     assert sorted(kind for kind, _ in builds.values()) == ["draft", "final"]
     for kind, messages in builds.values():
-        assert any(m.startswith("dbt starts from the parse made while") for m in messages), kind
-        assert PARSE_REUSED in messages, (kind, [m for m in messages if "pars" in m])
+        ran = [m for m in messages if m.startswith("dbt ran in the worker `mhbench run` started")]
+        assert len(ran) == 1, (kind, [m for m in messages if "dbt" in m][:5])
+        assert "parsed the whole project (the home kept no parse of this kind)" in ran[0]
     parse_folder = cycle.home / "warehouse" / "dbt-parse"
     assert sorted(p.name for p in parse_folder.iterdir()) == [
         "draft.partial_parse.msgpack",
         "final.partial_parse.msgpack",
     ]
-    assert not list(parse_folder.glob(f"{AHEAD_PREFIX}*"))
+    assert not list(parse_folder.glob(f"{WORKER_PREFIX}*"))
 
 
 def test_gx_data_docs_asset_and_check_metadata_link_the_pages(cycle):

@@ -50,7 +50,8 @@ ORCHESTRATION_WITHOUT_DAGSTER = {
     "orchestration/__init__.py": "package marker",
     "orchestration/defs/__init__.py": "package marker",
     "orchestration/dbt_manifest.py": "the dbt integration: keeps the manifest Dagster loads",
-    "orchestration/dbt_parse_ahead.py": "the dbt integration: the parse the dbt step starts from",
+    "orchestration/dbt_worker.py": "the dbt integration: the process the dbt step's dbt runs in",
+    "orchestration/dbt_worker_client.py": "the dbt integration: the `dbt` that hands over to it",
     "orchestration/instance.py": "the Dagster instance: DAGSTER_HOME and dagster.yaml",
 }
 
