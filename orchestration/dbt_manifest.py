@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -309,3 +310,58 @@ def nodes_without_raw_inputs() -> tuple[str, ...]:
         for uid in order
         if not fed[uid] and nodes[uid].get("config", {}).get("materialized") != "ephemeral"
     )
+
+
+@dataclass(frozen=True)
+class ReturnsOnlyBuild:
+    """What a build leaves as built when only returns and workflow events changed since the
+    last one (same code, seeds and vars), read from the manifest.
+
+    - `unfed`: the seeds and models no raw table feeds (nodes_without_raw_inputs): the
+      same data as built.
+    - `views`: the views the raw tables feed, each with its model parents. A view is its
+      SQL, unchanged with the code: it shows the new data once the tables under it are
+      rebuilt, so dbt need not create it again. Its tests still run: its data changed.
+    - `unfed_tests`: the tests of unfed nodes alone (their data did not change).
+    """
+
+    unfed: tuple[str, ...]
+    views: dict[str, tuple[str, ...]]
+    unfed_tests: tuple[str, ...]
+
+    def exclude(self) -> list[str]:
+        """The nodes the build leaves out, for `--exclude` with `--indirect-selection empty`
+        (dagster-dbt selects every node, tests included, with `--select fqn:*`)."""
+        return [*self.unfed, *self.views, *self.unfed_tests]
+
+
+def returns_only_build() -> ReturnsOnlyBuild:
+    manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
+    nodes = manifest["nodes"]
+    unfed = nodes_without_raw_inputs()
+    unfed_names = set(unfed)
+
+    def parents(node: dict) -> list[str]:
+        return node.get("depends_on", {}).get("nodes", [])
+
+    views = {
+        node["name"]: tuple(
+            nodes[p]["name"]
+            for p in parents(node)
+            if p in nodes and nodes[p]["resource_type"] in ("model", "seed", "snapshot")
+        )
+        for node in nodes.values()
+        if node["resource_type"] == "model"
+        and node.get("config", {}).get("materialized") == "view"
+        and node["name"] not in unfed_names
+    }
+    unfed_tests = tuple(
+        sorted(
+            node["name"]
+            for node in nodes.values()
+            if node["resource_type"] == "test"
+            and parents(node)
+            and all(p in nodes and nodes[p]["name"] in unfed_names for p in parents(node))
+        )
+    )
+    return ReturnsOnlyBuild(unfed, views, unfed_tests)

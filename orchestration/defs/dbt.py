@@ -31,9 +31,9 @@ from orchestration.dbt_manifest import (
     docs_page_path,
     ensure_manifest,
     keep_parse_state,
-    nodes_without_raw_inputs,
     parse_report,
     release_kind_vars,
+    returns_only_build,
     reuse_parse_state,
 )
 from orchestration.dbt_manifest import parse_state as dbt_parse_state
@@ -113,19 +113,22 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     if context.run.tags.get(WARM_UP_TAG):
         _warm_up_great_expectations()
     exclude = ["test_type:unit"]
-    if plan.returns_only:
-        # dagster-dbt selects every node itself (`--select fqn:*`), so what is left out is
-        # excluded; `cautious` keeps a test of both kinds of node (a relationship from a fact
-        # to a dimension), as `--select source:raw+` would.
-        kept = nodes_without_raw_inputs()
-        exclude += kept
-    context.log.info(
-        "building what the returns and the workflow feed (`source:raw+`; the code, seeds and "
-        f"dbt vars are those of the build of run {plan.last_build_run}); left as built: "
-        + ", ".join(exclude[1:])
-        if plan.returns_only
-        else "building everything (first build, or the code, seeds or dbt vars changed)"
-    )
+    left = returns_only_build() if plan.returns_only else None
+    if left is not None:
+        # dagster-dbt selects every node itself (`--select fqn:*`), tests included, so what is
+        # left out is excluded, tests by name (`empty`: no test is dropped with its node). A
+        # test of both kinds of node (a relationship from a fact to a dimension) runs.
+        exclude += left.exclude()
+        context.log.info(
+            "building what the returns and the workflow feed (the code, seeds and dbt vars "
+            f"are those of the build of run {plan.last_build_run}); left as built: "
+            f"{', '.join(left.unfed)}; and the views, whose SQL is unchanged (their tests "
+            f"run): {', '.join(left.views)}"
+        )
+    else:
+        context.log.info(
+            "building everything (first build, or the code, seeds or dbt vars changed)"
+        )
     # dbt starts from this home's last parse of a build of this kind (dbt_manifest.parse_state);
     # under `mhbench run`, in the worker that imported dbt and parsed meanwhile (dbt_worker.py)
     worker = take_dbt_worker(home, kind)
@@ -142,7 +145,7 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
             "build",
             "--exclude",
             " ".join(exclude),
-            *(["--indirect-selection", "cautious"] if plan.returns_only else []),
+            *(["--indirect-selection", "empty"] if left is not None else []),
             "--vars",
             release_kind_vars(kind),
         ],
@@ -160,13 +163,16 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     # (its preview reads it), all of them: multi-asset outputs must keep dbt's topological order.
     held = []
     try:
-        if plan.returns_only:
+        events = invocation.stream()
+        if left is not None:
             # What the last build made from the same code and seeds, reported as such first (a
             # multi-asset yields in topological order, and nothing feeds them), so that their
             # checks and the release downstream run in this run as after a full build. Yielded
             # while dbt starts (~3 s before its first result): 12 outputs took 0.5 s before it.
-            yield from _left_as_built(context, kept, plan.last_build_run)
-        for event in invocation.stream():
+            yield from _left_as_built(context, left.unfed, plan.last_build_run)
+            # each view once the tables under it are rebuilt
+            events = _with_views(context, events, left, plan.last_build_run)
+        for event in events:
             if held or _event_asset_key(context, event) == ENQUIRIES_MART:
                 held.append(event)
             else:
@@ -328,6 +334,29 @@ def _left_as_built(
             output_name=context.assets_def.get_output_name_for_asset_key(key),
             metadata={"mhbench/rebuilt": False, "mhbench/built_by_run": last_build_run or ""},
         )
+
+
+def _with_views(context: dg.AssetExecutionContext, events, left, last_build_run: str | None):
+    """dbt's events, with the output of each view left as built (`left.views`) right after
+    the outputs of its parents: as dbt would have built it then. A view whose parent failed
+    is not reported (dbt would have skipped it)."""
+    done = set(left.unfed)
+    pending = dict(left.views)
+
+    def ready():
+        while names := [v for v, parents in pending.items() if set(parents) <= done]:
+            for name in names:
+                del pending[name]
+                done.add(name)
+            yield from _left_as_built(context, tuple(names), last_build_run)
+
+    yield from ready()
+    for event in events:
+        yield event
+        key = _event_asset_key(context, event) if isinstance(event, dg.Output) else None
+        if key is not None:
+            done.add(key.path[-1])
+            yield from ready()
 
 
 def _event_asset_key(context: dg.AssetExecutionContext, event) -> dg.AssetKey | None:

@@ -476,15 +476,16 @@ def test_gx_data_docs_asset_and_check_metadata_link_the_pages(cycle):
 
 
 def test_dbt_step_materializes_every_model_and_reports_every_test(cycle):
-    """The dbt step of the run, as Dagster recorded it: dbt runs as a subprocess streaming its
-    events, with dbt-core kept out of the Dagster process (orchestration/dagster_dbt_light.py).
+    """The dbt step of the run, as Dagster recorded it: dbt runs in a process of its own (the
+    CLI's dbt worker) streaming its events, with dbt-core kept out of the Dagster process
+    (orchestration/dagster_dbt_light.py).
 
     The final run follows the draft with the same code and seeds, and only workflow events
-    new: dbt builds what the raw tables feed, and the seeds and the models they alone feed are
-    reported as kept (their tests ran in the draft's build)."""
+    new: dbt builds what the raw tables feed, and the seeds and the models they alone feed
+    (their tests ran in the draft's build) and the views (same SQL) are reported as kept."""
     import dagster as dg
 
-    from orchestration.dbt_manifest import nodes_without_raw_inputs
+    from orchestration.dbt_manifest import returns_only_build
     from orchestration.defs.dbt import mhbench_dbt_assets
 
     instance = dg.DagsterInstance.from_config(str(cycle.home / "dagster"))
@@ -500,8 +501,10 @@ def test_dbt_step_materializes_every_model_and_reports_every_test(cycle):
         for e in events
         if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
     }
-    kept = set(nodes_without_raw_inputs())
+    left = returns_only_build()
+    kept = set(left.unfed)
     assert {"participants", "dim_indicator"} <= kept
+    assert {"stg_raw__submissions", "mart_collection_status"} <= set(left.views)
     assert materialized == set(mhbench_dbt_assets.keys)
     not_rebuilt = {
         e.asset_key
@@ -509,7 +512,12 @@ def test_dbt_step_materializes_every_model_and_reports_every_test(cycle):
         if e.is_step_materialization
         and "mhbench/rebuilt" in e.step_materialization_data.materialization.metadata
     }
-    assert {key.path[-1] for key in not_rebuilt} == kept
+    # the views too (dbt did not create them again), each after the tables under it
+    assert {key.path[-1] for key in not_rebuilt} == kept | set(left.views)
+    order = [e.asset_key.path[-1] for e in events if e.is_step_materialization]
+    for view, parents in left.views.items():
+        assert all(order.index(parent) < order.index(view) for parent in parents), view
+    # the tests of the views ran (their data changed), not those of what no raw table feeds
     kept_checks = {k for k in mhbench_dbt_assets.check_keys if k.asset_key.path[-1] in kept}
     assert kept_checks, "the seeds and dimensions have tests"
     assert set(checked) == set(mhbench_dbt_assets.check_keys) - kept_checks
@@ -518,6 +526,6 @@ def test_dbt_step_materializes_every_model_and_reports_every_test(cycle):
     [command] = [m for m in messages if m.startswith("Running dbt command")]
     # the final run's build: the release kind goes to dbt as a var (int_release_scope)
     assert '--vars {"release_kind": "final"}' in command
-    assert "--exclude " + " ".join(["test_type:unit", *nodes_without_raw_inputs()]) in command
-    assert "--indirect-selection cautious" in command
+    assert "--exclude " + " ".join(["test_type:unit", *left.exclude()]) in command
+    assert "--indirect-selection empty" in command
     assert not [m for m in messages if "dbt adapter" in m]
