@@ -184,9 +184,11 @@ def take_dbt_worker(home: Home, release_kind: str) -> DbtWorker | None:
 
 
 def _clear_leftovers(parse_folder: Path, temp: Path) -> None:
-    """Remove the folders of workers whose CLI is gone (killed)."""
+    """Remove the folders of workers whose CLI is gone (killed), and those of the parses the
+    previous version made ahead (`.ahead-<kind>-<pid>`)."""
     for pattern, folder, pid_of in (
         (f"{WORKER_PREFIX}*", parse_folder, lambda name: name.rsplit("-", 1)[-1]),
+        (".ahead-*", parse_folder, lambda name: name.rsplit("-", 1)[-1]),
         (f"{SOCKET_PREFIX}*", temp, lambda name: name[len(SOCKET_PREFIX) :].split("-", 1)[0]),
     ):
         if not folder.is_dir():

@@ -166,8 +166,12 @@ def test_a_worker_ends_with_the_process_that_started_it_and_leaves_nothing(home,
         time.sleep(0.1)
     assert not os.path.exists(f"/proc/{pid}"), "the worker outlived its CLI"
     assert os.path.isdir(folder) and os.path.isdir(private)
+    # the parse a killed CLI of the previous version made ahead
+    ahead = home.dbt_parse_state / f".ahead-final-{2**22 + 12345}"
+    ahead.mkdir(parents=True)
     # the next worker clears what a killed CLI left
     worker = start_dbt_worker(home, "final")
     assert not os.path.exists(folder) and not os.path.exists(private)
+    assert not ahead.exists()
     assert worker.private.name.startswith(SOCKET_PREFIX)
     worker.close()
