@@ -191,7 +191,26 @@ def run(
         # thread (it may sit in dbt or a pause): exit as a process stopped by that signal.
         os._exit(stopped.exit_code)
     print_summary(home, outcome, output.console)
-    raise typer.Exit(0 if outcome.success else 1)
+    _leave(0 if outcome.success else 1)
+
+
+def _leave(code: int) -> NoReturn:
+    """End the process once a cycle is reported, without tearing the interpreter down.
+
+    Python's teardown frees every module and object of a cycle (dagster, great_expectations,
+    pandas, matplotlib): 0.7 s after a run with nothing new, 1.3 s after one that built and
+    published, with nothing left to do. The atexit handlers still run first (a dbt worker
+    not used is stopped, logging flushed), then the terminal's buffers are flushed. Called
+    in-process (a test's CliRunner), it exits as usual."""
+    import atexit
+    import sys
+
+    if getattr(sys.modules.get("__main__"), "app", None) is not app:
+        raise typer.Exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
 
 
 @app.command()
