@@ -152,7 +152,12 @@ def validate_dataframe(
     )
     suite = gx.ExpectationSuite(name=spec.get("name", mart), expectations=_expectations(spec))
     batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
-    result = batch.validate(suite, result_format="SUMMARY")
+    # BASIC first (observed values, samples of unexpected ones): the 18 suites of a cycle in
+    # 1.45 s against 1.8-2.2 s with SUMMARY. A suite that failed is validated again with
+    # SUMMARY, whose counts of unexpected values (a duplicated key, how often) its page shows.
+    result = batch.validate(suite, result_format="BASIC")
+    if not result.success:
+        result = batch.validate(suite, result_format="SUMMARY")
 
     failed = []
     for item in result.results:
