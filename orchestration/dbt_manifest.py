@@ -142,7 +142,11 @@ def release_kind_vars(release_kind: str) -> str:
 
 
 def generate_docs(
-    target: Path, state: Path | None = None, release_kind: str = "final", built: bool = False
+    target: Path,
+    state: Path | None = None,
+    release_kind: str = "final",
+    built: bool = False,
+    executable: str | None = None,
 ) -> Path:
     """`dbt docs generate --static` into `target`; returns the self-contained index page.
 
@@ -150,7 +154,8 @@ def generate_docs(
     build left, so only the compilation and the catalog are new work. `built`: `target` is the
     target folder of a `dbt build` of the whole project (its manifest.json holds the compiled
     SQL), so dbt compiles nothing again (`--no-compile`: 2.2 s against 3.5 s on the sample).
-    It reads the warehouse: call it inside the warehouse pool.
+    `executable`: the `dbt` to run (by default this environment's). It reads the warehouse:
+    call it inside the warehouse pool.
     """
     target.mkdir(parents=True, exist_ok=True)
     if state is not None:
@@ -159,7 +164,7 @@ def generate_docs(
     env["DBT_TARGET_PATH"] = str(target)
     completed = subprocess.run(
         [
-            dbt_executable(),
+            executable or dbt_executable(),
             "docs",
             "generate",
             "--static",
@@ -197,7 +202,11 @@ def project_digest() -> str:
 
 
 def docs_page(
-    cache: Path, state: Path | None = None, release_kind: str = "final", build: Path | None = None
+    cache: Path,
+    state: Path | None = None,
+    release_kind: str = "final",
+    build: Path | None = None,
+    executable: str | None = None,
 ) -> Path:
     """The static dbt docs page of this version of the dbt project, generated once per version
     and kept in `cache` as <project digest>.html; older pages are removed.
@@ -216,7 +225,9 @@ def docs_page(
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mhbench-dbt-docs-") as scratch:
         if build is not None:
-            made = generate_docs(build, release_kind=release_kind, built=True)
+            made = generate_docs(
+                build, release_kind=release_kind, built=True, executable=executable
+            )
         else:
             made = generate_docs(Path(scratch), state, release_kind)
         partial = cache / f".{page.name}.tmp"

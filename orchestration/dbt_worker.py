@@ -13,14 +13,16 @@ How: the worker listens on a Unix socket in a private folder. For the dbt step, 
 arguments, environment, working directory and stdin/stdout/stderr, so dbt's JSON log lines go
 into the pipe dagster-dbt reads. The worker runs the command with `dbtRunner` and the manifest
 it parsed, and answers with dbt's exit code (0, 1 for failed nodes, 2 for an error, as the
-executable). One command per worker.
+executable). It takes commands one after another: the build, then (after a home's full
+build) `dbt docs generate`, which dbt parses itself as from the executable.
 
 Only for runs executed by the process that started the worker (`mhbench run`). A worker that
 is not ready yet makes the step wait (the CLI itself opened the socket); one that is gone or never started leaves the step with
 dbt's own executable; a parse that failed leaves dbt to parse (and report) itself. The worker
-ends after its command, when the CLI process ends (atexit, or its parent gone), or when the
-launcher goes away (stopped by dagster-dbt or the dead-run reclaim), which stops dbt as
-SIGTERM stops the executable. Light to import: no dagster, no dbt.
+ends when the dbt step is done with it (`DbtWorker.close`), when the CLI process ends (atexit,
+or its parent gone), or when a launcher goes away before its command ended (stopped by
+dagster-dbt or the dead-run reclaim), which stops dbt as SIGTERM stops the executable. Light
+to import: no dagster, no dbt.
 """
 
 from __future__ import annotations
@@ -208,14 +210,15 @@ def _end_with_parent(parent: int) -> None:
     os._exit(3)
 
 
-def _end_when_closed(connection: socket.socket) -> None:
-    """The launcher went away (stopped): so does dbt."""
+def _end_when_closed(connection: socket.socket, done: threading.Event) -> None:
+    """The launcher went away before its command ended (stopped): so does dbt."""
     try:
         while connection.recv(1):
             pass
     except OSError:
         pass
-    os._exit(3)
+    if not done.is_set():
+        os._exit(3)
 
 
 def _prepare(folder: Path, state: Path, kind: str):
@@ -280,6 +283,35 @@ def _receive(connection: socket.socket) -> dict:
     return json.loads(payload)
 
 
+def _let_go_of_stdio() -> None:
+    """Between commands, no launcher's pipes: /dev/null, as at start."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for number in (0, 1, 2):
+        os.dup2(null, number)
+    os.close(null)
+
+
+def _let_go_of_the_warehouse() -> None:
+    """Close the database dbt-duckdb keeps open between invocations (its `keep_open`): the
+    executable lets go of it by exiting, and the dbt step reads and writes the warehouse as
+    soon as dbt is done."""
+    import gc
+
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # another adapter: nothing kept open that we know of
+        return
+    with DuckDBConnectionManager._LOCK:
+        environment = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+    if environment is not None and hasattr(environment, "close"):
+        environment.close()
+    gc.collect()
+
+
 def _run(command: dict, manifest) -> int:
     from dbt.cli.exceptions import DbtInternalException, DbtUsageException
     from dbt.cli.main import dbtRunner
@@ -302,27 +334,32 @@ def _run(command: dict, manifest) -> int:
     return 1 if result.exception is None else 2
 
 
-def serve(listening: int, parent: int, folder: Path, state: Path, kind: str) -> int:
-    """Prepare, then run the first command a launcher gives on the socket `listening` (a file
-    descriptor the CLI, process `parent`, passed); dbt's exit code."""
+def serve(listening: int, parent: int, folder: Path, state: Path, kind: str) -> None:
+    """Prepare, then run the commands launchers give on the socket `listening` (a file
+    descriptor the CLI, process `parent`, passed), one after another, until stopped."""
     listener = socket.socket(fileno=listening)
     threading.Thread(target=_end_with_parent, args=(parent,), daemon=True).start()
     manifest, report = _prepare(folder, state, kind)
-    connection, _ = listener.accept()
-    listener.close()
-    command = _receive(connection)
-    report["asked_at"] = command.get("sent_at", time.time())
-    (folder / REPORT).write_text(json.dumps(report), encoding="utf-8")
-    connection.sendall(ACCEPTED)
-    threading.Thread(target=_end_when_closed, args=(connection,), daemon=True).start()
-    code = _run(command, manifest)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    connection.sendall(EXIT.pack(code))
-    return code
+    while True:
+        connection, _ = listener.accept()
+        with connection:
+            command = _receive(connection)
+            if "asked_at" not in report:  # the first command: the one the parse was for
+                report["asked_at"] = command.get("sent_at", time.time())
+                (folder / REPORT).write_text(json.dumps(report), encoding="utf-8")
+            connection.sendall(ACCEPTED)
+            done = threading.Event()
+            threading.Thread(target=_end_when_closed, args=(connection, done), daemon=True).start()
+            # the parse made ahead is the first command's; dbt parses for the next ones
+            code, manifest = _run(command, manifest), None
+            _let_go_of_the_warehouse()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            done.set()
+            _let_go_of_stdio()
+            connection.sendall(EXIT.pack(code))
 
 
 if __name__ == "__main__":
     listening, parent, folder, state, kind = sys.argv[1:]
-    code = serve(int(listening), int(parent), Path(folder), Path(state), kind)
-    os._exit(code)
+    serve(int(listening), int(parent), Path(folder), Path(state), kind)

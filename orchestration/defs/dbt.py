@@ -195,13 +195,15 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     if plan.fingerprint is not None and invocation.is_successful():
         _record_build(home, plan.fingerprint, context.run.run_id)
     keep_parse_state(invocation.target_path, parse_state)
-    if worker is not None:
-        context.log.info(worker.report())
-        worker.close()
-    else:
-        context.log.info(parse_report(invocation.target_path))
-    if invocation.is_successful() and not plan.returns_only and _publishes(context):
-        _docs_page_from_build(context, home, invocation.target_path, kind)
+    context.log.info(
+        worker.report() if worker is not None else parse_report(invocation.target_path)
+    )
+    try:
+        if invocation.is_successful() and not plan.returns_only and _publishes(context):
+            _docs_page_from_build(context, home, invocation.target_path, kind, dbt.dbt_executable)
+    finally:
+        if worker is not None:
+            worker.close()
     if invocation.is_successful():
         # dagster-dbt gives every invocation a target folder of its own (~4 MB): without this,
         # one per sensor run piles up in dbt_project/target. dbt's log is in the run's.
@@ -238,15 +240,17 @@ def _warm_up_great_expectations() -> None:
 
 
 def _docs_page_from_build(
-    context: dg.AssetExecutionContext, home: Home, build: Path, kind: str
+    context: dg.AssetExecutionContext, home: Home, build: Path, kind: str, executable: str
 ) -> None:
     """The release's dbt docs page, from this full build's manifest (no compiling again), when
-    this version of the dbt project has none yet; on failure the release makes it itself."""
+    this version of the dbt project has none yet; on failure the release makes it itself.
+    `executable`: the build's `dbt` (under `mhbench run`, the worker's, where dbt-core is
+    imported already)."""
     if docs_page_path(home.dbt_docs_cache).exists():
         return
     started = time.perf_counter()
     try:
-        docs_page(home.dbt_docs_cache, release_kind=kind, build=build)
+        docs_page(home.dbt_docs_cache, release_kind=kind, build=build, executable=executable)
     except RuntimeError as exc:
         context.log.warning(f"the dbt docs page was not made from this build: {exc}")
         return

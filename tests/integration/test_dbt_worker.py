@@ -87,10 +87,28 @@ def test_a_command_runs_in_the_worker_and_its_parse_is_kept_for_the_home(home, e
     assert _printed(listed) == seeds
     pids = {json.loads(line)["info"]["pid"] for line in listed.stdout.splitlines()}
     assert pids == {worker.process.pid}, "dbt ran in the worker, not in a dbt of its own"
-    assert worker.process.wait(timeout=30) == 0, "one command, then it ends"
     assert state.is_file(), "the whole parse is kept for the home's next builds"
     assert "parsed the whole project (the home kept no parse of this kind)" in worker.report()
+    # the next command (the dbt step's `dbt docs generate`) runs there too, dbt parsing for it
+    models = _dbt(
+        worker.executable,
+        [
+            "ls",
+            "--resource-type",
+            "model",
+            "--output",
+            "name",
+            "--vars",
+            release_kind_vars("draft"),
+        ],
+        env,
+    )
+    assert models.returncode == 0, models.stderr
+    assert "fct_indicator_values" in _printed(models) and not seeds & _printed(models)
+    assert {json.loads(line)["info"]["pid"] for line in models.stdout.splitlines()} == pids
+    assert worker.process.poll() is None, "it waits for the next command"
     worker.close()
+    assert worker.process.returncode is not None
     assert not worker.folder.exists() and not worker.private.exists()
 
 
