@@ -328,16 +328,47 @@ def register(
     ensure_schema(con)
     path = Path(path)
     sha256 = file_sha256(path)
-    submission_id = submission_id_for(sha256)
-    existing = get_submission(con, home, submission_id)
+    existing = get_submission(con, home, submission_id_for(sha256))
     if existing is not None:
-        if existing.file_sha256 != sha256:
-            raise RuntimeError(
-                f"submission id {submission_id} collision: {path} has sha256 {sha256}, "
-                f"registered file has {existing.file_sha256}"
-            )
-        return existing
+        return _same_bytes(existing, path, sha256)
+    return _register_new(
+        con,
+        home,
+        path,
+        parsed,
+        sha256,
+        inbox_year=inbox_year,
+        received_at=received_at,
+        render_report=render_report,
+        locked=locked,
+    )
 
+
+def _same_bytes(existing: Submission, path: Path, sha256: str) -> Submission:
+    """The submission registered for these bytes (a 16-hex id shared by other bytes is an
+    error, never a silent match)."""
+    if existing.file_sha256 != sha256:
+        raise RuntimeError(
+            f"submission id {existing.submission_id} collision: {path} has sha256 {sha256}, "
+            f"registered file has {existing.file_sha256}"
+        )
+    return existing
+
+
+def _register_new(
+    con: duckdb.DuckDBPyConnection,
+    home: Home,
+    path: Path,
+    parsed: ParsedReturn,
+    sha256: str,
+    *,
+    inbox_year: int | None,
+    received_at: datetime | None,
+    render_report: ReportRenderer | None,
+    locked: LockCheck | None,
+) -> Submission:
+    """`register` for bytes (`sha256`) not registered yet, the schema in place."""
+    submission_id = submission_id_for(sha256)
     received_at = _utc_naive(received_at) if received_at is not None else _now()
     registered_at = _now()
     archive_path = home.archive / f"{sha256}{path.suffix.lower()}"
@@ -496,7 +527,7 @@ def ingest_inbox(
     With `partitions`, only the files of those partitions (collection year ×
     participant, see ingestion/partitions.py) are registered and returned; the others
     stay in the inbox untouched for the run of their own partition. `render_report` and
-    `locked` are passed on to `register`.
+    `locked` are as for `register`.
     """
     if check is None:
         from ingestion.check import check_return as check
@@ -506,7 +537,7 @@ def ingest_inbox(
     for path, year in inbox_files(home):
         sha256 = file_sha256(path)
         submission = get_submission(con, home, submission_id_for(sha256))
-        if submission is None or submission.file_sha256 != sha256:
+        if submission is None:
             parsed = check(path, expected_year=year, dictionary=dictionary)
             if partitions is not None:
                 partition = partition_of_parsed(parsed, year, calendar=calendar)
@@ -515,22 +546,29 @@ def ingest_inbox(
             if year is None:
                 parsed.issues.append(_misplaced_issue(home, path))
             received_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-            submission = register(
+            # checked, hashed and looked up above: registered without doing that again
+            submission = _register_new(
                 con,
                 home,
                 path,
                 parsed,
+                sha256,
                 inbox_year=year,
                 received_at=received_at,
                 render_report=render_report,
                 locked=locked,
             )
-        elif partitions is not None:
-            partition = partition_for(
-                submission.participant_code, year, submission.collection_year, calendar=calendar
-            )
-            if partition not in partitions:
-                continue
+        else:
+            _same_bytes(submission, path, sha256)
+            if partitions is not None:
+                partition = partition_for(
+                    submission.participant_code,
+                    year,
+                    submission.collection_year,
+                    calendar=calendar,
+                )
+                if partition not in partitions:
+                    continue
         submissions.append(submission)
         if on_file is not None:
             on_file(path, submission)
