@@ -54,7 +54,7 @@ from orchestration.dbt_manifest import (
 )
 from orchestration.dbt_worker_client import ACCEPTED, EXIT, HEADER
 from runtime.home import Home
-from runtime.processes import process_alive
+from runtime.processes import process_alive, stop_child
 
 WORKER_PREFIX = ".worker-"  # the worker's folder in warehouse/dbt-parse/, while it runs
 SOCKET_PREFIX = "mhbench-dbt-"  # its private folder (socket, launcher) in the temp folder
@@ -98,13 +98,7 @@ class DbtWorker:
 
     def close(self) -> None:
         """Stop the worker if it still runs; remove its folders."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_child(self.process, grace_seconds=10)
         shutil.rmtree(self.private, ignore_errors=True)
         shutil.rmtree(self.folder, ignore_errors=True)
 

@@ -1,10 +1,11 @@
 """Whether a process lives, from /proc (Linux) or the pid alone: for the reclaim of dead runs
-(orchestration/dead_runs.py) and the dbt worker a dead CLI left (orchestration/dbt_worker.py).
-Light to import."""
+(orchestration/dead_runs.py) and the dbt worker a dead CLI left (orchestration/dbt_worker.py);
+and stopping a child process. Light to import."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 
@@ -38,3 +39,15 @@ def process_alive(pid: int, started: str | None) -> bool:
             return True
         return started is None  # no /proc: trust the pid alone
     return started is None or now_started == started
+
+
+def stop_child(process: subprocess.Popen, grace_seconds: float) -> None:
+    """SIGTERM a child process still running, SIGKILL it after `grace_seconds`; reaped."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

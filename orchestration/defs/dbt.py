@@ -7,7 +7,6 @@ ingestion assets, which is how dbt depends on ingestion.
 """
 
 import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Mapping
@@ -43,6 +42,7 @@ from orchestration.defs.resources import DUCKDB_WRITER_POOL, release_kind
 from publishing.fingerprint import Fingerprint
 from reporting.markdown import markdown_table
 from runtime.home import Home
+from runtime.processes import stop_child
 from runtime.warehouse import connect_warehouse, warehouse_exists
 
 COLLECTION_STATUS_MART = dg.AssetKey(["marts", "mart_collection_status"])
@@ -180,12 +180,7 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     finally:
         # If the step fails while dbt still runs (e.g. an event dagster-dbt cannot map), stop
         # dbt: an orphaned dbt would keep the warehouse locked for every later reader.
-        if invocation.process.poll() is None:
-            invocation.process.terminate()
-            try:
-                invocation.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                invocation.process.kill()
+        stop_child(invocation.process, grace_seconds=30)
     if held:
         preview = enquiries_preview(Home.from_env().warehouse, context.log)
         for event in held:
