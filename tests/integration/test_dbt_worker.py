@@ -183,7 +183,9 @@ def test_a_worker_ends_with_the_process_that_started_it_and_leaves_nothing(home,
     while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not os.path.exists(f"/proc/{pid}"), "the worker outlived its CLI"
-    assert os.path.isdir(folder) and os.path.isdir(private)
+    # left for the next start (the temp folder's may go sooner: any CLI starting a worker on
+    # this machine clears those of dead CLIs, as one in another test may do meanwhile)
+    assert os.path.isdir(folder)
     # the parse a killed CLI of the previous version made ahead
     ahead = home.dbt_parse_state / f".ahead-final-{2**22 + 12345}"
     ahead.mkdir(parents=True)
