@@ -17,12 +17,12 @@ executable). It takes commands one after another: the build, then (after a home'
 build) `dbt docs generate`, which dbt parses itself as from the executable.
 
 Only for runs executed by the process that started the worker (`mhbench run`). A worker that
-is not ready yet makes the step wait (the CLI itself opened the socket); one that is gone or never started leaves the step with
-dbt's own executable; a parse that failed leaves dbt to parse (and report) itself. The worker
-ends when the dbt step is done with it (`DbtWorker.close`), when the CLI process ends (atexit,
-or its parent gone), or when a launcher goes away before its command ended (stopped by
-dagster-dbt or the dead-run reclaim), which stops dbt as SIGTERM stops the executable. Light
-to import: no dagster, no dbt.
+is not ready yet makes the step wait (the CLI itself opened the socket); one that is gone or
+never started leaves the step with dbt's own executable; a parse that failed leaves dbt to
+parse (and report) itself. The worker ends when the dbt step is done with it
+(`DbtWorker.close`), when the CLI process ends (atexit, or its parent gone), or when a
+launcher goes away before its command ended (stopped by dagster-dbt or the dead-run reclaim),
+which stops dbt as SIGTERM stops the executable. Light to import: no dagster, no dbt.
 """
 
 from __future__ import annotations
@@ -71,7 +71,6 @@ class DbtWorker:
     process: subprocess.Popen
     folder: Path  # warehouse/dbt-parse/.worker-<kind>-<pid>: the parse and the worker's log
     private: Path  # the socket and the launcher
-    started: float  # time.time() at start
 
     @property
     def executable(self) -> str:
@@ -83,7 +82,11 @@ class DbtWorker:
         try:
             report = json.loads((self.folder / REPORT).read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return "dbt ran without the worker `mhbench run` started ahead (it was not ready)"
+            # the launcher found no worker to take the command and ran dbt's executable
+            return (
+                "dbt ran as its own executable: the worker `mhbench run` started ahead ended "
+                "before the step's command came"
+            )
         waited = max(0.0, report["ready_at"] - report["asked_at"])
         timing = (
             f"the step waited {waited:.1f} s for it"
@@ -163,7 +166,7 @@ def start_dbt_worker(home: Home, release_kind: str) -> DbtWorker | None:
             return None
         finally:
             listener.close()  # the worker's now: should it end, a waiting launcher is told
-        worker = DbtWorker(process, folder, private, time.time())
+        worker = DbtWorker(process, folder, private)
         _started[_key(home, release_kind)] = worker
     atexit.register(worker.close)
     return worker
