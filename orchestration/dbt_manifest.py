@@ -290,11 +290,12 @@ def project_vars() -> dict:
     return dict(project.get("vars") or {})
 
 
-def nodes_without_raw_inputs() -> tuple[str, ...]:
+def nodes_without_raw_inputs(manifest: dict | None = None) -> tuple[str, ...]:
     """The seeds and models that no raw table feeds, even indirectly (the dimensions, the
     validation rules), parents before children: a change of returns or workflow events
-    leaves them as they are."""
-    manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
+    leaves them as they are. `manifest`: the loaded manifest, if the caller has it."""
+    if manifest is None:
+        manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
     nodes = {
         uid: node
         for uid, node in manifest["nodes"].items()
@@ -349,7 +350,7 @@ class ReturnsOnlyBuild:
 def returns_only_build() -> ReturnsOnlyBuild:
     manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
     nodes = manifest["nodes"]
-    unfed = nodes_without_raw_inputs()
+    unfed = nodes_without_raw_inputs(manifest)
     unfed_names = set(unfed)
 
     def parents(node: dict) -> list[str]:
