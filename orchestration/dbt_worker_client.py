@@ -11,9 +11,8 @@ die (SIGTERM from dagster-dbt or from the dead-run reclaim), the worker sees the
 and ends too, stopping dbt as SIGTERM stops the dbt executable.
 
 When no worker takes the command (it never started listening, or ended first), the client
-becomes REAL_DBT with the
-same arguments: dbt runs as it does without a worker. Standard library only, and started with
-`-I -S`: it costs ~20 ms.
+becomes REAL_DBT with the same arguments: dbt runs as it does without a worker. Standard
+library only, and started with `-I -S`: it costs ~20 ms.
 """
 
 from __future__ import annotations
@@ -39,20 +38,16 @@ def request(argv: list[str]) -> bytes:
 def main(args: list[str]) -> int:
     socket_path, real_dbt, argv = args[0], args[1], args[2:]
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        connection.connect(socket_path)
-    except OSError:
-        connection.close()
-        os.execv(real_dbt, [real_dbt, *argv])  # no worker: dbt itself, as without one
     with connection:
         payload = request(argv)
         try:
+            connection.connect(socket_path)
             socket.send_fds(connection, [HEADER.pack(len(payload))], [0, 1, 2])
             connection.sendall(payload)
             accepted = connection.recv(len(ACCEPTED)) == ACCEPTED
         except OSError:
             accepted = False
-        if not accepted:  # the worker ended before it took the command
+        if not accepted:  # no worker, or it ended before it took the command: dbt itself
             connection.close()
             os.execv(real_dbt, [real_dbt, *argv])
         answer = b""
