@@ -10,7 +10,7 @@ from orchestration.defs.findings import findings_assets, findings_checks
 from orchestration.defs.ingestion import ingest_returns
 from orchestration.defs.jobs import all_jobs
 from orchestration.defs.publish import release
-from orchestration.defs.quality import gate_checks, team_mart_checks
+from orchestration.defs.quality import gate_checks
 from orchestration.defs.resources import HomeResource
 from orchestration.defs.schedules import all_schedules
 from orchestration.defs.sensors import all_sensors
@@ -29,7 +29,6 @@ defs = dg.Definitions(
     ],
     asset_checks=[
         *gate_checks,
-        *team_mart_checks,
         *findings_checks,
         benchmark_drift_check,
         participant_years_not_approved,

@@ -1,7 +1,9 @@
 """The publication gate: a Great Expectations suite per published mart.
 
-Each suite runs in a blocking asset check on its mart, so in the annual cycle the
-publish asset does not run unless every suite passed. The check metadata names the
+Each suite is the result of a blocking asset check on its mart, so in the annual cycle the
+publish asset does not run unless every suite passed. The suites run together in one step,
+`publication_gate` (a multi-asset check: one read of the warehouse, one Data Docs build),
+but for the marts another asset reads (OWN_STEP_MARTS), whose suites keep a step each. The check metadata names the
 failed expectations with sample failing values, and links to the validation's page in
 the run's GE Data Docs (`MHBENCH_HOME/quality/gx-data-docs/<run id>/site/`), which GE
 renders as the check runs, passed or failed.
@@ -49,23 +51,48 @@ def suite_query(mart: str, spec: dict) -> str:
     return query.format(**dbt_vars())
 
 
+def run_gate_suites(
+    warehouse: Path,
+    marts: list[str],
+    data_docs: DataDocsSite | None = None,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+) -> dict[str, dg.AssetCheckResult]:
+    """Read the marts read-only (one connection, closed before GE runs), validate each with
+    its suite, and describe each outcome as the result of the mart's check `gx_<mart>`.
+
+    With `data_docs`, GE also renders the validations into that site, in one build, and
+    each result links to its page (`data_docs`) and to the site's index (`data_docs_index`).
+    """
+    from expectations.runner import validate_dataframes
+
+    specs = {mart: load_suite_spec(mart) for mart in marts}
+    with connect_warehouse(warehouse, read_only=True) as con:
+        frames = {mart: con.execute(suite_query(mart, specs[mart])).df() for mart in marts}
+    outcomes = validate_dataframes(((m, frames[m], specs[m]) for m in marts), data_docs)
+    return {
+        mart: _gate_result(mart, specs[mart], len(frames[mart]), outcome, data_docs, severity)
+        for mart, outcome in zip(marts, outcomes, strict=True)
+    }
+
+
 def run_gate_suite(
     warehouse: Path,
     mart: str,
     data_docs: DataDocsSite | None = None,
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
 ) -> dg.AssetCheckResult:
-    """Read the mart read-only, validate it with its suite, and describe the outcome.
+    """The check result of one mart's suite (see run_gate_suites)."""
+    return run_gate_suites(warehouse, [mart], data_docs, severity)[mart]
 
-    With `data_docs`, GE also renders the validation into that site and the metadata
-    links to its page (`data_docs`) and to the site's index (`data_docs_index`).
-    """
-    from expectations.runner import validate_dataframe
 
-    spec = load_suite_spec(mart)
-    with connect_warehouse(warehouse, read_only=True) as con:
-        df = con.execute(suite_query(mart, spec)).df()
-    outcome = validate_dataframe(mart, df, spec, data_docs=data_docs)
+def _gate_result(
+    mart: str,
+    spec: dict,
+    rows: int,
+    outcome,
+    data_docs: DataDocsSite | None,
+    severity: dg.AssetCheckSeverity,
+) -> dg.AssetCheckResult:
     failures = [
         {
             "expectation": f.expectation,
@@ -76,11 +103,13 @@ def run_gate_suite(
         for f in outcome.failed
     ]
     return dg.AssetCheckResult(
+        asset_key=dg.AssetKey(["marts", mart]),
+        check_name=f"gx_{mart}",
         passed=outcome.passed,
         severity=severity,
         metadata={
             "suite": f"expectations/suites/{mart}.json",
-            "rows_validated": len(df),
+            "rows_validated": rows,
             "expectations_evaluated": outcome.evaluated,
             "expectations_failed": len(outcome.failed),
             "failed_expectations": dg.MetadataValue.md(markdown_table(failures)),
@@ -129,13 +158,75 @@ def gate_data_docs_pages(checks: list[dict], site_dir: Path) -> dict[str, Path]:
     return pages
 
 
+# The published marts whose suite runs in a step of its own: a mart that an asset other than
+# the release and its Data Docs reads (the submitters' feedback reads the findings), so that a
+# failed suite on another mart does not hold that asset back. The other suites run in one step.
+OWN_STEP_MARTS = ("mart_validation_findings",)
+GATE_STEP_MARTS = tuple(m for m in PUBLISHED_MARTS if m not in OWN_STEP_MARTS)
+GATE_STEP = "publication_gate"
+
+
+def _gate_description(mart: str) -> str:
+    return f"Great Expectations suite expectations/suites/{mart}.json (blocks the release)."
+
+
+def _gate_spec(mart: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name=f"gx_{mart}",
+        asset=dg.AssetKey(["marts", mart]),
+        blocking=True,
+        description=_gate_description(mart),
+    )
+
+
+def _team_spec(mart: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name=f"gx_{mart}",
+        asset=dg.AssetKey(["marts", mart]),
+        blocking=False,
+        description=(
+            f"Great Expectations suite expectations/suites/{mart}.json (a mart for the team, "
+            "never published: it warns, it does not block the release)."
+        ),
+    )
+
+
+def _selected(context: dg.AssetCheckExecutionContext, marts: tuple[str, ...]) -> list[str]:
+    keys = context.selected_asset_check_keys
+    return [m for m in marts if dg.AssetCheckKey(dg.AssetKey(["marts", m]), f"gx_{m}") in keys]
+
+
+@dg.multi_asset_check(
+    name=GATE_STEP,
+    specs=[*map(_gate_spec, GATE_STEP_MARTS), *map(_team_spec, TEAM_MARTS)],
+    can_subset=True,
+    pool=DUCKDB_WRITER_POOL,
+    description=(
+        "The Great Expectations suites of the published marts (blocking: a failed one stops the "
+        "release) and of the team's marts (warnings), in one step: one read of the warehouse and "
+        "one Data Docs build for all of them, not a step each."
+    ),
+)
+def publication_gate(context: dg.AssetCheckExecutionContext, home: HomeResource):
+    paths = home.home
+    pause_point("gate")  # test hook, see runtime/pause.py
+    gate = _selected(context, GATE_STEP_MARTS)
+    if gate:
+        site = gate_data_docs(paths, context.run.run_id)
+        yield from run_gate_suites(paths.warehouse, gate, site).values()
+    team = _selected(context, TEAM_MARTS)
+    if team:
+        warn = dg.AssetCheckSeverity.WARN
+        yield from run_gate_suites(paths.warehouse, team, severity=warn).values()
+
+
 def _gate_check(mart: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey(["marts", mart]),
         name=f"gx_{mart}",
         blocking=True,
         pool=DUCKDB_WRITER_POOL,
-        description=f"Great Expectations suite expectations/suites/{mart}.json (blocks the release).",
+        description=_gate_description(mart),
     )
     def _check(context: dg.AssetCheckExecutionContext, home: HomeResource) -> dg.AssetCheckResult:
         paths = home.home
@@ -145,24 +236,4 @@ def _gate_check(mart: str) -> dg.AssetChecksDefinition:
     return _check
 
 
-gate_checks = [_gate_check(mart) for mart in PUBLISHED_MARTS]
-
-
-def _team_mart_check(mart: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=dg.AssetKey(["marts", mart]),
-        name=f"gx_{mart}",
-        blocking=False,
-        pool=DUCKDB_WRITER_POOL,
-        description=(
-            f"Great Expectations suite expectations/suites/{mart}.json (a mart for the team, "
-            "never published: it warns, it does not block the release)."
-        ),
-    )
-    def _check(home: HomeResource) -> dg.AssetCheckResult:
-        return run_gate_suite(home.home.warehouse, mart, severity=dg.AssetCheckSeverity.WARN)
-
-    return _check
-
-
-team_mart_checks = [_team_mart_check(mart) for mart in TEAM_MARTS]
+gate_checks = [publication_gate, *(_gate_check(mart) for mart in OWN_STEP_MARTS)]

@@ -79,7 +79,7 @@ def assert_every_listed_release_is_complete(home: Home) -> list[str]:
 # --------------------------------------------------------------------------- the gate
 
 
-def _gate_job(defs, with_checks: bool):
+def _gate_job(defs, with_checks: bool, also=()):
     from orchestration.defs.drift import DRIFT_CHECK_KEY
     from orchestration.defs.jobs import ANNUAL_CYCLE
     from orchestration.defs.publish import GATE_CHECK_KEYS, RELEASE
@@ -88,7 +88,7 @@ def _gate_job(defs, with_checks: bool):
     checks = set(GATE_CHECK_KEYS) if with_checks else set()
     if with_checks and DRIFT_CHECK_KEY in job.asset_layer.asset_graph.asset_check_keys:
         checks.add(DRIFT_CHECK_KEY)
-    return job.get_subset(asset_selection={RELEASE}, asset_check_selection=checks)
+    return job.get_subset(asset_selection={RELEASE, *also}, asset_check_selection=checks)
 
 
 def _run(job, instance):
@@ -107,6 +107,8 @@ def _released(result) -> bool:
 
 def test_gate_blocks_a_corrupted_build_and_keeps_current(home, monkeypatch):
     import dagster as dg
+
+    from orchestration.defs.findings import SUBMISSION_FEEDBACK
 
     monkeypatch.setenv("MHBENCH_HOME", str(home.root))
     monkeypatch.setenv("DAGSTER_HOME", str(home.root / "dagster"))
@@ -131,10 +133,12 @@ def test_gate_blocks_a_corrupted_build_and_keeps_current(home, monkeypatch):
         )
 
     # The instance of the cycle, where every gate check last SUCCEEDED (before the damage).
-    instance = dg.DagsterInstance.from_config(str(home.root / "dagster"))
-    try:
-        # 1. Gate checks + publish, as in the annual cycle but without rebuilding dbt.
-        result = _run(_gate_job(defs, with_checks=True), instance)
+    # Entered, so that Dagster resolves the job against this instance, not one a test before
+    # left behind.
+    with dg.DagsterInstance.from_config(str(home.root / "dagster")) as instance:
+        # 1. Gate checks + publish, as in the annual cycle but without rebuilding dbt, and the
+        # submitters' feedback, which only the findings mart's suite may hold back.
+        result = _run(_gate_job(defs, with_checks=True, also=[SUBMISSION_FEEDBACK]), instance)
         evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
         failed = {name for name, e in evaluations.items() if not e.passed}
         assert {"gx_fct_indicator_values", "gx_fct_return_values"} <= failed
@@ -144,6 +148,9 @@ def test_gate_blocks_a_corrupted_build_and_keeps_current(home, monkeypatch):
         frv = evaluations["gx_fct_return_values"].metadata["failed_expectations"].value
         assert "published_small_count" in frv and "expect_column_values_to_be_in_set" in frv
         assert not _released(result)
+        assert evaluations["gx_mart_validation_findings"].passed
+        fed_back = {e.asset_key for e in result.all_events if e.is_step_materialization}
+        assert SUBMISSION_FEEDBACK in fed_back
         # The failed validation has its GE Data Docs page, in this run's site.
         page = Path(evaluations["gx_fct_indicator_values"].metadata["data_docs"].value)
         run_site = home.gx_data_docs / result.run_id / "site"
@@ -159,8 +166,6 @@ def test_gate_blocks_a_corrupted_build_and_keeps_current(home, monkeypatch):
         error = failure.step_failure_data.error.to_string()
         assert "GateNotPassed" in error
         assert "gx_fct_indicator_values (NOT_RUN_IN_THIS_RUN)" in error
-    finally:
-        instance.dispose()
 
     assert current_release(home).release_id == before_current
     assert assert_every_listed_release_is_complete(home) == before
@@ -201,11 +206,8 @@ def test_gate_publishes_a_good_build_with_drift_warning(home, monkeypatch):
     assert f"| {moved[1][0]} | {moved[1][1]} |" not in listed
     assert "expect_column_values_to_be_between" in check.metadata["failed_expectations"].value
 
-    instance = dg.DagsterInstance.ephemeral()
-    try:
+    with dg.DagsterInstance.ephemeral() as instance:
         result = _run(_gate_job(defs, with_checks=True), instance)
-    finally:
-        instance.dispose()
     assert result.success and _released(result)
     new = current_release(home)
     assert new.release_id != previous and assert_current_is_complete(home) == new.release_id

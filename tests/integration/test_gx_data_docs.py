@@ -20,6 +20,7 @@ from orchestration.defs.quality import (
     gate_data_docs,
     gate_data_docs_pages,
     run_gate_suite,
+    run_gate_suites,
 )
 from runtime.home import Home
 
@@ -93,6 +94,26 @@ def test_failed_validation_has_its_data_docs_page_linked_from_the_check(home):
     # GE's stores, from which the site is built, are outside the site.
     assert list((site.store_dir / "validations" / "mart_benchmark").rglob("*.json"))
     assert not list(site.site_dir.rglob("*.json"))
+
+
+def test_suites_validated_together_each_get_their_page_in_one_site_build(home):
+    # The gate step validates its marts as one batch: one read, one Data Docs build.
+    site = gate_data_docs(home, "run-batch")
+    results = run_gate_suites(home.warehouse, ["mart_benchmark", "dim_year"], site)
+
+    assert [r.check_name for r in results.values()] == ["gx_mart_benchmark", "gx_dim_year"]
+    assert not results["mart_benchmark"].passed and results["dim_year"].passed
+    assert results["mart_benchmark"].metadata["rows_validated"].value == 3
+    assert results["dim_year"].metadata["rows_validated"].value == 2
+    index = site.index.read_text(encoding="utf-8")
+    for mart, result in results.items():
+        page = Path(result.metadata["data_docs"].value)
+        assert page.name == f"{mart}.html" and page.is_relative_to(site.site_dir)
+        assert f"Expectation Suite: {mart}" in _text(page)
+        assert page.relative_to(site.site_dir).as_posix() in index
+        assert (site.site_dir / "expectations" / f"{mart}.html").is_file()
+    assert "Status: Failed" in _text(Path(results["mart_benchmark"].metadata["data_docs"].value))
+    assert "Status: Succeeded" in _text(Path(results["dim_year"].metadata["data_docs"].value))
 
 
 def test_a_passing_validation_is_documented_too(home):
