@@ -46,7 +46,19 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data: Any = None):
         self._engines: OrderedDict[str, db.Engine] = OrderedDict()  # the parent's init connects
+        self._tables_present: set[str] = set()
         super().__init__(base_dir, inst_data)
+
+    def has_table(self, table_name: str) -> bool:
+        # Dagster asks before every asset check event, concurrency claim and tag write, each time
+        # with an engine of its own (~1 ms). A table, once there, stays (migrations only add
+        # tables; a wipe forgets them), so only its absence is asked again.
+        if table_name in self._tables_present:
+            return True
+        present = super().has_table(table_name)
+        if present:
+            self._tables_present.add(table_name)
+        return present
 
     @classmethod
     def from_config_value(cls, inst_data: Any, config_value: Any) -> KeptSqliteEventLogStorage:
@@ -86,6 +98,7 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
 
     def wipe(self) -> None:
         self._close_engines()  # the parent deletes the files
+        self._tables_present.clear()
         super().wipe()
 
     def dispose(self) -> None:

@@ -87,3 +87,24 @@ def test_a_process_keeps_a_bounded_number_of_shards_open(tmp_path):
         assert instance.event_log_storage.kept_shards()[-1] == runs[0]
         open_fds = len(os.listdir("/proc/self/fd"))
     assert open_fds < 200, f"{open_fds} file descriptors open"
+
+
+def test_it_remembers_the_tables_there_and_asks_again_for_one_missing(tmp_path):
+    import sqlite3
+
+    with _instance(tmp_path / "dagster") as instance:
+        storage = instance.event_log_storage
+        assert storage.has_table("asset_check_executions")
+        assert SqliteEventLogStorage.has_table(storage, "asset_check_executions")
+        assert not storage.has_table("added_later")
+        # a migration adds a table: the absence was not remembered
+        index = storage.path_for_shard("index")
+        with sqlite3.connect(index) as con:
+            con.execute("create table added_later (x integer)")
+        assert storage.has_table("added_later")
+        # what it remembers is what Dagster's own check finds
+        with sqlite3.connect(index) as con:
+            con.execute("drop table added_later")
+        assert not SqliteEventLogStorage.has_table(storage, "added_later")
+        storage.wipe()
+        assert not storage.has_table("added_later")
