@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -115,6 +116,9 @@ def keep_parse_state(target: Path, state: Path) -> None:
 PARSE_REUSED = "dbt started from the parse of this home's last build of this release kind"
 
 
+_TEXT_REASON = re.compile(r"Unable to do partial parsing because (.+)")
+
+
 def parse_report(target: Path) -> str:
     """What dbt's log in `target` (JSON lines, as dagster-dbt runs it) says of its parse:
     reused, or whole and why."""
@@ -122,11 +126,14 @@ def parse_report(target: Path) -> str:
     reasons = []
     lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []
     for line in lines:
-        if "UnableToPartialParse" not in line:
-            continue
-        try:
-            reason = json.loads(line)["data"]["reason"]
-        except (ValueError, KeyError, TypeError):
+        if "UnableToPartialParse" in line:  # JSON lines (dagster-dbt's DBT_LOG_FORMAT)
+            try:
+                reason = json.loads(line)["data"]["reason"]
+            except (ValueError, KeyError, TypeError):
+                continue
+        elif found := _TEXT_REASON.search(line):  # dbt's text log (the worker's parse)
+            reason = found.group(1)
+        else:
             continue
         reason = reason.removesuffix(" Starting full parse.").rstrip(".")
         if reason not in reasons:

@@ -99,6 +99,18 @@ class DbtWorker:
             + timing
         )
 
+    def kept_a_parse(self) -> bool:
+        """Whether the worker's parse, which its first command (the build) ran on, is the one
+        kept for the home. The build then parses nothing, and its target folder holds only
+        what was put there before it: dagster-dbt copies dbt_project/target's partial parse
+        (`make setup`'s, another home's profile and no vars) when the home kept none yet, and
+        keeping that would make every later build of the kind parse the whole project."""
+        try:
+            report = json.loads((self.folder / REPORT).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return bool(report.get("kept"))
+
     def close(self) -> None:
         """Stop the worker if it still runs; remove its folders."""
         stop_child(self.process, grace_seconds=10)
@@ -259,6 +271,7 @@ def _prepare(folder: Path, state: Path, kind: str):
         "import_s": imported - started,
         "parse_s": time.perf_counter() - imported,
         "parse": parse,
+        "kept": manifest is not None,  # this parse is the home's now (see DbtWorker.kept_a_parse)
         "ready_at": time.time(),
     }
 

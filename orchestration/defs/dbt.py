@@ -189,7 +189,8 @@ def mhbench_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
             yield event
     if plan.fingerprint is not None and invocation.is_successful():
         _record_build(home, plan.fingerprint, context.run.run_id)
-    keep_parse_state(invocation.target_path, parse_state)
+    if worker is None or not worker.kept_a_parse():
+        keep_parse_state(invocation.target_path, parse_state)
     context.log.info(
         worker.report() if worker is not None else parse_report(invocation.target_path)
     )

@@ -27,10 +27,11 @@ from tests.conftest import mhbench_env
 pytestmark = pytest.mark.xdist_group("dbt_build")
 
 
-def _parse(home: Home, target: Path, kind: str) -> None:
-    """`dbt parse` as dagster-dbt runs a build: JSON log in the invocation's target folder."""
+def _parse(home: Home, target: Path, kind: str, log_format: str = "json") -> None:
+    """`dbt parse` as dagster-dbt runs a build: JSON log in the invocation's target folder
+    (`log_format="text"`: dbt's own, as the dbt worker parses)."""
     env = mhbench_env(home.root)
-    env.update(DBT_TARGET_PATH=str(target), DBT_LOG_PATH=str(target), DBT_LOG_FORMAT="json")
+    env.update(DBT_TARGET_PATH=str(target), DBT_LOG_PATH=str(target), DBT_LOG_FORMAT=log_format)
     env["DBT_PROFILES_DIR"] = str(DBT_PROJECT_DIR)
     subprocess.run(
         [dbt_executable(), "parse", "--vars", release_kind_vars(kind)],
@@ -63,6 +64,12 @@ def test_the_parse_kept_for_a_home_and_kind_is_reused_and_a_full_parse_says_why(
     _parse(home, other, "final")
     assert parse_report(other).startswith("dbt parsed the whole project: config vars")
     assert parse_state(home.dbt_parse_state, "final") != state
+    # dbt's text log (the worker's parse) says it too: it was once reported as reused
+    text = tmp_path / "text"
+    reuse_parse_state(state, text)
+    _parse(home, text, "final", log_format="text")
+    assert "Unable to do partial parsing" in (text / "dbt.log").read_text()
+    assert parse_report(text).startswith("dbt parsed the whole project: config vars")
 
 
 def test_the_dbt_version_comes_from_the_environment_not_from_running_dbt(tmp_path):
