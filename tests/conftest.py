@@ -37,6 +37,23 @@ def mhbench_env(home: Path) -> dict[str, str]:
     return env
 
 
+def dbt_parse(home: Path, target: Path, kind: str, log_format: str = "json") -> None:
+    """`dbt parse` of a build of release `kind` in `home`, as dagster-dbt runs a build: its log
+    (JSON lines; `log_format="text"`: dbt's own, as the dbt worker parses) in `target`."""
+    from orchestration.dbt_manifest import DBT_PROJECT_DIR, dbt_executable, release_kind_vars
+
+    env = mhbench_env(home)
+    env.update(DBT_TARGET_PATH=str(target), DBT_LOG_PATH=str(target), DBT_LOG_FORMAT=log_format)
+    env["DBT_PROFILES_DIR"] = str(DBT_PROJECT_DIR)
+    subprocess.run(
+        [dbt_executable(), "parse", "--vars", release_kind_vars(kind)],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
 def run_mhbench(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the real CLI in a subprocess against `home`."""
     completed = subprocess.run(

@@ -455,35 +455,22 @@ def test_the_parse_kept_for_each_kind_fits_the_next_build_of_the_home(cycle, tmp
     changed). `make setup` leaves a parse in dbt_project/target (no vars, its own home), which
     dagster-dbt copies into a build's target folder while the home has none: that one must not
     be what the home keeps, or every later build parses the whole project."""
-    import subprocess
-
     from orchestration.dbt_manifest import (
         DBT_PROJECT_DIR,
         PARSE_REUSED,
         PARTIAL_PARSE_FILE,
-        dbt_executable,
         parse_report,
         parse_state,
-        release_kind_vars,
         reuse_parse_state,
     )
     from runtime.home import Home
-    from tests.conftest import mhbench_env
+    from tests.conftest import dbt_parse
 
     assert (DBT_PROJECT_DIR / "target" / PARTIAL_PARSE_FILE).is_file(), "as make setup leaves"
     for kind in ("draft", "final"):
         target = tmp_path / kind
         reuse_parse_state(parse_state(Home(cycle.home).dbt_parse_state, kind), target)
-        env = mhbench_env(cycle.home)
-        env.update(DBT_TARGET_PATH=str(target), DBT_LOG_PATH=str(target))
-        env["DBT_PROFILES_DIR"] = str(DBT_PROJECT_DIR)
-        subprocess.run(
-            [dbt_executable(), "parse", "--vars", release_kind_vars(kind)],
-            cwd=DBT_PROJECT_DIR,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        dbt_parse(cycle.home, target, kind)
         assert parse_report(target) == PARSE_REUSED, kind
 
 

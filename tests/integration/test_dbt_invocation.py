@@ -4,7 +4,6 @@ version it takes from the environment rather than from `dbt --version` (which as
 from __future__ import annotations
 
 import os
-import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
@@ -14,32 +13,19 @@ from orchestration.dagster_dbt_light import MhbenchDbtCliResource
 from orchestration.dbt_manifest import (
     DBT_PROJECT_DIR,
     PARSE_REUSED,
-    dbt_executable,
     keep_parse_state,
     parse_report,
     parse_state,
-    release_kind_vars,
     reuse_parse_state,
 )
 from runtime.home import Home
-from tests.conftest import mhbench_env
+from tests.conftest import dbt_parse
 
 pytestmark = pytest.mark.xdist_group("dbt_build")
 
 
 def _parse(home: Home, target: Path, kind: str, log_format: str = "json") -> None:
-    """`dbt parse` as dagster-dbt runs a build: JSON log in the invocation's target folder
-    (`log_format="text"`: dbt's own, as the dbt worker parses)."""
-    env = mhbench_env(home.root)
-    env.update(DBT_TARGET_PATH=str(target), DBT_LOG_PATH=str(target), DBT_LOG_FORMAT=log_format)
-    env["DBT_PROFILES_DIR"] = str(DBT_PROJECT_DIR)
-    subprocess.run(
-        [dbt_executable(), "parse", "--vars", release_kind_vars(kind)],
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    dbt_parse(home.root, target, kind, log_format)
 
 
 def test_the_parse_kept_for_a_home_and_kind_is_reused_and_a_full_parse_says_why(tmp_path):
