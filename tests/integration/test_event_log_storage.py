@@ -67,8 +67,14 @@ def test_the_live_log_of_a_run_wakes_up_on_commits_to_the_write_ahead_log(tmp_pa
         reader.watch_event_logs(run_id, cursor, callback)
         try:
             before = shard.stat().st_mtime_ns
-            writer.report_engine_event("after the watch began", dagster_run=run)
-            assert arrived.wait(20), f"the watch never saw the new event; saw {seen}"
+            # watchdog sets up its inotify watch in its own thread, after `schedule` returns: a
+            # commit before that is not seen, so commit again until one is (a watch that only
+            # followed the shard's file would see none: it changes only at a checkpoint)
+            for _ in range(20):
+                writer.report_engine_event("after the watch began", dagster_run=run)
+                if arrived.wait(1):
+                    break
+            assert arrived.is_set(), f"the watch never saw the new event; saw {seen}"
             # the writer's connection is open: the commit is in the -wal, not yet in the file
             assert shard.with_name(shard.name + "-wal").exists()
             assert shard.stat().st_mtime_ns == before
