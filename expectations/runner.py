@@ -7,8 +7,9 @@ not slow the Dagster code location or the CLI. One ephemeral context per process
 Data Docs: given a `DataDocsSite`, a validation is also stored (GE's JSON) and rendered
 by GE's own site builder into that site, one site per run (a Dagster run id): the
 validation page, the suite page and the site index listing every validation of the
-run; the validations of a batch (`validate_dataframes`) are rendered in one build. The site's stores are on the filesystem, so checks running in other processes
-add to the same index; a file lock serialises the builds.
+run; the validations of a batch (`validate_dataframes`) are rendered in one build. The
+site's stores are on the filesystem, so checks running in other processes add to the same
+index; a file lock serialises the builds.
 """
 
 from __future__ import annotations
@@ -150,10 +151,9 @@ def validate_dataframe(
 def validate_dataframes(
     suites: Iterable[tuple[str, Any, dict[str, Any]]], data_docs: DataDocsSite | None = None
 ) -> list[SuiteOutcome]:
-    """Validate each `(mart, df, spec)` (an iterator may read each frame as it is asked for,
-    so only one is held at a time); with `data_docs`, GE then renders every validation of the
-    batch into that site in one build: their pages, the suites' pages, the index once and
-    GE's static files once (per validation, those were half a gate check's time)."""
+    """Validate each `(mart, df, spec)`; with `data_docs`, GE then renders every validation
+    of the batch into that site in one build: their pages, the suites' pages, the index once
+    and GE's static files once (per validation, those were half a gate check's time)."""
     validated = [(mart, spec, _validate(mart, df, spec)) for mart, df, spec in suites]
     pages: dict[str, Path] = {}
     docs_error = None

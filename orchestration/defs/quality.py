@@ -3,8 +3,9 @@
 Each suite is the result of a blocking asset check on its mart, so in the annual cycle the
 publish asset does not run unless every suite passed. The suites run together in one step,
 `publication_gate` (a multi-asset check: one read of the warehouse, one Data Docs build),
-but for the marts another asset reads (OWN_STEP_MARTS), whose suites keep a step each. The check metadata names the
-failed expectations with sample failing values, and links to the validation's page in
+but for the marts another asset reads (OWN_STEP_MARTS), whose suites keep a step each. The
+check metadata names the failed expectations with sample failing values, and links to the
+validation's page in
 the run's GE Data Docs (`MHBENCH_HOME/quality/gx-data-docs/<run id>/site/`), which GE
 renders as the check runs, passed or failed.
 """
@@ -196,44 +197,45 @@ def _selected(context: dg.AssetCheckExecutionContext, marts: tuple[str, ...]) ->
     return [m for m in marts if dg.AssetCheckKey(dg.AssetKey(["marts", m]), f"gx_{m}") in keys]
 
 
-@dg.multi_asset_check(
-    name=GATE_STEP,
-    specs=[*map(_gate_spec, GATE_STEP_MARTS), *map(_team_spec, TEAM_MARTS)],
-    can_subset=True,
-    pool=DUCKDB_WRITER_POOL,
-    description=(
-        "The Great Expectations suites of the published marts (blocking: a failed one stops the "
-        "release) and of the team's marts (warnings), in one step: one read of the warehouse and "
-        "one Data Docs build for all of them, not a step each."
-    ),
-)
-def publication_gate(context: dg.AssetCheckExecutionContext, home: HomeResource):
-    paths = home.home
-    pause_point("gate")  # test hook, see runtime/pause.py
-    gate = _selected(context, GATE_STEP_MARTS)
-    if gate:
-        site = gate_data_docs(paths, context.run.run_id)
-        yield from run_gate_suites(paths.warehouse, gate, site).values()
-    team = _selected(context, TEAM_MARTS)
-    if team:
-        warn = dg.AssetCheckSeverity.WARN
-        yield from run_gate_suites(paths.warehouse, team, severity=warn).values()
+def _suites_step(
+    name: str, gate: tuple[str, ...], team: tuple[str, ...], description: str
+) -> dg.AssetChecksDefinition:
+    """One step running the suites of the `gate` marts (blocking, rendered into the run's
+    Data Docs) and of the `team` marts (warnings), each the result of its mart's check."""
 
-
-def _gate_check(mart: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=dg.AssetKey(["marts", mart]),
-        name=f"gx_{mart}",
-        blocking=True,
+    @dg.multi_asset_check(
+        name=name,
+        specs=[*map(_gate_spec, gate), *map(_team_spec, team)],
+        can_subset=True,
         pool=DUCKDB_WRITER_POOL,
-        description=_gate_description(mart),
+        description=description,
     )
-    def _check(context: dg.AssetCheckExecutionContext, home: HomeResource) -> dg.AssetCheckResult:
+    def _step(context: dg.AssetCheckExecutionContext, home: HomeResource):
         paths = home.home
         pause_point("gate")  # test hook, see runtime/pause.py
-        return run_gate_suite(paths.warehouse, mart, gate_data_docs(paths, context.run.run_id))
+        if selected := _selected(context, gate):
+            site = gate_data_docs(paths, context.run.run_id)
+            yield from run_gate_suites(paths.warehouse, selected, site).values()
+        if selected := _selected(context, team):
+            warn = dg.AssetCheckSeverity.WARN
+            yield from run_gate_suites(paths.warehouse, selected, severity=warn).values()
 
-    return _check
+    return _step
 
 
-gate_checks = [publication_gate, *(_gate_check(mart) for mart in OWN_STEP_MARTS)]
+publication_gate = _suites_step(
+    GATE_STEP,
+    GATE_STEP_MARTS,
+    TEAM_MARTS,
+    "The Great Expectations suites of the published marts (blocking: a failed one stops the "
+    "release) and of the team's marts (warnings), in one step: one read of the warehouse and "
+    "one Data Docs build for all of them, not a step each.",
+)
+# each with the step name an @asset_check on the mart would have
+gate_checks = [
+    publication_gate,
+    *(
+        _suites_step(f"marts__{mart}_gx_{mart}", (mart,), (), _gate_description(mart))
+        for mart in OWN_STEP_MARTS
+    ),
+]
