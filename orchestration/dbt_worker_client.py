@@ -11,7 +11,9 @@ die (SIGTERM from dagster-dbt or from the dead-run reclaim), the worker sees the
 and ends too, stopping dbt as SIGTERM stops the dbt executable.
 
 When no worker takes the command (it never started listening, or ended first), the client
-becomes REAL_DBT with the same arguments: dbt runs as it does without a worker. Standard
+becomes REAL_DBT with the same arguments: dbt runs as it does without a worker. Unless the
+process that started the client is gone (the run was killed, and the worker ended with it):
+then no dbt is started for a run that no longer exists. Standard
 library only, and started with `-I -S`: it costs ~20 ms.
 """
 
@@ -37,6 +39,7 @@ def request(argv: list[str]) -> bytes:
 
 def main(args: list[str]) -> int:
     socket_path, real_dbt, argv = args[0], args[1], args[2:]
+    parent = os.getppid()
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with connection:
         payload = request(argv)
@@ -49,6 +52,9 @@ def main(args: list[str]) -> int:
             accepted = False
         if not accepted:  # no worker, or it ended before it took the command: dbt itself
             connection.close()
+            if os.getppid() != parent:
+                print("mhbench: the run that started dbt is gone; dbt not started", file=sys.stderr)
+                return 2
             os.execv(real_dbt, [real_dbt, *argv])
         answer = b""
         while len(answer) < EXIT.size:

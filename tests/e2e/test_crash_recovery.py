@@ -1,8 +1,8 @@
 """A crash does not wedge the platform: real `mhbench run` processes, real signals.
 
 One chain of runs on one home, each stopped at a stage: SIGKILL at ingestion, in dbt and
-in publish (the next run reclaims the dead one: marked failed, slot freed, its orphaned
-dbt stopped); SIGINT and SIGTERM while waiting for the warehouse, in the gate, in dbt, at
+in publish (dbt, run by the worker `mhbench run` starts, ends with the killed run; the next
+run reclaims the dead one: marked failed, slot freed); SIGINT and SIGTERM while waiting for the warehouse, in the gate, in dbt, at
 ingestion and in publish (the run exits 130 or 143 within the bound, canceled, slot
 freed, no release half-made). The runs publish drafts: a final release would need
 approvals, and those need a completed build. A last run completes, and every inbox file is registered
@@ -84,6 +84,14 @@ class Cli:
             time.sleep(0.2)
         raise AssertionError(f"dbt did not start within {timeout} s:\n{self.output}")
 
+    def dbt_worker(self) -> int:
+        """The pid of the dbt worker `mhbench run` started ahead."""
+        workers = [
+            p for p in _children(self.process.pid) if "orchestration.dbt_worker " in _cmdline(p)
+        ]
+        assert len(workers) == 1, f"one dbt worker: {workers}\n{self.output}"
+        return workers[0]
+
     def stop(self, sig: signal.Signals) -> tuple[int, float]:
         """Send `sig`; the exit code and the seconds it took to exit."""
         sent = time.monotonic()
@@ -130,6 +138,16 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def _assert_ends(pid: int, why: str, *, stays: str = "") -> None:
+    """`pid` ends within the bound; while it lives, its command line holds `stays`."""
+    deadline = time.monotonic() + STOP_BOUND_SECONDS
+    while _alive(pid) and time.monotonic() < deadline:
+        command = _cmdline(pid)
+        assert not command or stays in command, f"{why}, but it became {command!r}"
+        time.sleep(0.05)
+    assert not _alive(pid), why
 
 
 def _instance(home: Path):
@@ -218,14 +236,17 @@ def test_kill_and_stop_at_each_stage_then_recover(home):
     cli = Cli(home)
     cli.wait_for(f"Reclaimed run {killed['ingest'][:8]} (draft_release) marked failed: process")
     dbt_pid = cli.wait_for_dbt()
+    worker_pid = cli.dbt_worker()
     _sigkill(cli, "dbt")
     killed["dbt"] = _newest_run(home)
-    assert _alive(dbt_pid), "dbt outlives the run that was killed..."
+    _assert_ends(worker_pid, "the dbt worker ends with the run that was killed")
+    # the launcher dagster-dbt started as `dbt` ends too, and never becomes dbt's own
+    # executable (an orphan building for a dead run), whether the worker took its command yet
+    _assert_ends(dbt_pid, "dbt ends with the run that was killed", stays="dbt_worker_client")
 
     # SIGINT while waiting for the warehouse, then SIGTERM in the gate
     holder = Cli(home, {"MHBENCH_PAUSE_AT": "gate"})
     holder.wait_for("mhbench-paused gate")
-    assert not _alive(dbt_pid), "... until the next run reclaims the dead one"
     holder_id = _newest_run(home)
     waiting = Cli(home)
     waiting.wait_for(f"waiting for the warehouse: run {holder_id[:8]} (draft_release, started")
@@ -244,10 +265,7 @@ def test_kill_and_stop_at_each_stage_then_recover(home):
     code, seconds = cli.stop(signal.SIGINT)
     stopped["dbt"] = (_newest_run(home), code, seconds)
     assert _held_slots(home) == [], "a stopped run frees its slot itself"
-    deadline = time.monotonic() + STOP_BOUND_SECONDS
-    while _alive(dbt_pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _alive(dbt_pid), "dbt was stopped with the run"
+    _assert_ends(dbt_pid, "dbt was stopped with the run")
 
     # SIGTERM while ingesting (SE's return has just arrived)
     generate_sample(Home(home), years=range(2024, 2025), participants=["SE"], include_bad=False)
