@@ -36,6 +36,7 @@ from ingestion.calendar import load_calendar
 from ingestion.partitions import ReturnPartition, partition_for, partition_of_parsed
 from ingestion.records import Issue, ParsedReturn
 from ingestion.report import report_html_path, write_report
+from runtime.duckdb_transaction import transaction
 from runtime.home import Home
 from runtime.warehouse import table_ddl
 
@@ -419,29 +420,29 @@ def _register_new(
     ]
     import duckdb
 
-    con.begin()
     try:
-        con.execute(f"INSERT INTO raw.submissions VALUES ({', '.join('?' * len(row))})", row)
-        con.executemany(
-            "INSERT INTO raw.submission_events VALUES (?, ?, ?, ?)",
-            [
-                (submission_id, RECEIVED, received_at, path.name),
-                (submission_id, status, registered_at, f"{errors} error(s), {warnings} warning(s)"),
-            ],
-        )
-        if status in (ACCEPTED, HELD):
-            _insert_values(con, submission_id, parsed)
-        con.commit()
+        with transaction(con):
+            con.execute(f"INSERT INTO raw.submissions VALUES ({', '.join('?' * len(row))})", row)
+            con.executemany(
+                "INSERT INTO raw.submission_events VALUES (?, ?, ?, ?)",
+                [
+                    (submission_id, RECEIVED, received_at, path.name),
+                    (
+                        submission_id,
+                        status,
+                        registered_at,
+                        f"{errors} error(s), {warnings} warning(s)",
+                    ),
+                ],
+            )
+            if status in (ACCEPTED, HELD):
+                _insert_values(con, submission_id, parsed)
     except duckdb.ConstraintException:
-        # Registered concurrently by someone else with the same bytes.
-        con.rollback()
+        # Registered concurrently by someone else with the same bytes (rolled back).
         existing = get_submission(con, home, submission_id)
         if existing is None:
             raise
         return existing
-    except BaseException:
-        con.rollback()
-        raise
 
     return Submission(
         submission_id=submission_id,
@@ -619,8 +620,7 @@ def mark_published(
         return 0
     event_at = _utc_naive(published_at) if published_at is not None else _now()
     ids = sorted(set(submission_ids))
-    con.begin()
-    try:
+    with transaction(con):
         count = con.execute(
             f"""
             INSERT INTO raw.submission_events
@@ -634,8 +634,4 @@ def mark_published(
             """,
             [event_at, release_id, ids, release_id],
         ).fetchone()[0]
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     return int(count)

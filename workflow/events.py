@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from runtime.duckdb_tables import table_exists
+from runtime.duckdb_transaction import transaction
 from runtime.warehouse import table_ddl
 
 if TYPE_CHECKING:
@@ -112,14 +113,9 @@ def ensure_workflow_schema(con: duckdb.DuckDBPyConnection) -> int:
     """
     if table_exists(con, "raw", "workflow_events"):
         return 0
-    con.begin()
-    try:
+    with transaction(con):
         con.execute(table_ddl(con, SCHEMA_SQL))  # DuckLake: no PRIMARY KEY
         migrated = _migrate_published(con)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     return migrated
 
 
@@ -160,27 +156,17 @@ def _migrate_published(con: duckdb.DuckDBPyConnection) -> int:
 
 def append(con: duckdb.DuckDBPyConnection, *events: WorkflowEvent) -> None:
     """Append events in one transaction: all of them are written, or none."""
-    con.begin()
-    try:
+    with transaction(con):
         con.executemany(_INSERT, [event.row() for event in events])
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
 
 
 def append_query(con: duckdb.DuckDBPyConnection, event: WorkflowEvent) -> str:
     """Raise a query: its id is `q-<n>`, one more than the queries raised so far, decided and
     written in one transaction. Returns the id."""
-    con.begin()
-    try:
+    with transaction(con):
         count = con.execute(
             f"select count(*) from raw.workflow_events where action = '{ASK}'"
         ).fetchone()[0]
         query_id = f"q-{count + 1}"
         con.execute(_INSERT, replace(event, query_id=query_id).row())
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     return query_id
