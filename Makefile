@@ -86,7 +86,7 @@ format: setup
 	$(RUN) ruff format .
 
 ui: setup
-	$(RUN) python -c "from orchestration.instance import configure_environment as c; c()"
+	$(RUN) python -c "from orchestration.instance import prepare_instance as p; p()"
 	$(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 bench: setup

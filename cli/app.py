@@ -226,12 +226,11 @@ def reclaim(
     """
     import getpass
 
-    from dagster import DagsterInstance
-
     from orchestration.dead_runs import ReclaimRefused, reclaim_by_hand
+    from orchestration.instance import open_instance
 
     _instance_environment()
-    with DagsterInstance.get() as instance:
+    with open_instance() as instance:
         try:
             reclaimed = reclaim_by_hand(instance, run_id.strip(), by.strip() or getpass.getuser())
         except ReclaimRefused as exc:
@@ -516,13 +515,11 @@ def _workflow(action, *, wait: float | None = None, read_only: bool = False):
 def _busy_detail(exc) -> str:
     """Name the Dagster run that holds the warehouse, if one does (only on this slow path)."""
     try:
-        from dagster import DagsterInstance
-
         from orchestration.dead_runs import warehouse_holders
-        from orchestration.instance import configure_environment
+        from orchestration.instance import configure_environment, open_instance
 
         configure_environment()
-        holders = warehouse_holders(DagsterInstance.get(), run_id="")
+        holders = warehouse_holders(open_instance(), run_id="")
     except Exception:  # the instance itself may be unreadable: say what DuckDB said
         holders = []
     if holders:

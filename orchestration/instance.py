@@ -164,6 +164,38 @@ def ensure_dagster_home(home: Home) -> Path:
     return dagster_home
 
 
+# Taken by the process that creates the instance's storage; the marker says it is made.
+_CREATE_LOCK = ".instance-create.lock"
+
+
+def open_instance():
+    """The Dagster instance of $DAGSTER_HOME (`DagsterInstance.get()`), its storage created by
+    one process at a time: two processes opening a new home's SQLite instance at once would
+    both create its tables, and alembic fails the second ("more than one head present")."""
+    import fcntl
+
+    from dagster import DagsterInstance
+
+    dagster_home = Path(os.environ["DAGSTER_HOME"])
+    kind = "postgres" if os.environ.get(PG_ENV) else "sqlite"
+    marker = dagster_home / f".instance-created-{kind}"
+    if marker.exists():
+        return DagsterInstance.get()
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    with (dagster_home / _CREATE_LOCK).open("a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released as the file closes
+        instance = DagsterInstance.get()
+        marker.touch()
+    return instance
+
+
+def prepare_instance() -> None:
+    """`configure_environment()`, and the instance's storage created (before `dagster dev`,
+    whose processes would otherwise create it beside a `mhbench run` started meanwhile)."""
+    configure_environment()
+    open_instance().dispose()
+
+
 def configure_environment() -> Home:
     """Resolve MHBENCH_HOME to an absolute path for every subprocess, telemetry off."""
     home = Home.from_env().ensure()

@@ -286,7 +286,6 @@ def _not_stopped(received: list[str], stage: str) -> None:
 def _run_annual_cycle(
     home: Home, display: CycleDisplay, received: list[str], draft: bool = False
 ) -> CycleOutcome:
-    from dagster import DagsterInstance
     from dagster._core.utils import make_new_run_id
 
     from orchestration.dbt_manifest import ensure_manifest
@@ -294,6 +293,7 @@ def _run_annual_cycle(
     from orchestration.defs.ingestion import INGESTED
     from orchestration.defs.jobs import ANNUAL_CYCLE, DRAFT_RELEASE
     from orchestration.defs.publish import RELEASE
+    from orchestration.instance import open_instance
 
     with display.status("Preparing the dbt manifest and loading the Dagster definitions"):
         ensure_manifest()
@@ -307,7 +307,7 @@ def _run_annual_cycle(
         )
 
         job = defs.resolve_job_def(DRAFT_RELEASE if draft else ANNUAL_CYCLE)
-    instance = DagsterInstance.get()
+    instance = open_instance()
     # A run killed earlier would hold the warehouse for good: fail it and free its slot first.
     from orchestration.dead_runs import process_tags, reclaim_dead_runs
 
