@@ -219,8 +219,8 @@ def docs_page(
     and kept in `cache` as <project digest>.html; older pages are removed.
 
     The dbt step makes it from its full build's target folder `build` (`generate_docs(built=
-    True)`); the release finds it there, or (a home whose last full build was before this
-    version) generates it from the parse `state` of the build.
+    True)`), starting from the parse `state` of the build; the release finds it there, or (a
+    home whose last full build was before this version) generates it from that `state`.
 
     The page holds the project and the catalog (tables, columns, types: no row counts), which
     do not change while the project does not. Call it inside the warehouse pool."""
@@ -233,7 +233,7 @@ def docs_page(
     with tempfile.TemporaryDirectory(prefix="mhbench-dbt-docs-") as scratch:
         if build is not None:
             made = generate_docs(
-                build, release_kind=release_kind, built=True, executable=executable
+                build, state, release_kind=release_kind, built=True, executable=executable
             )
         else:
             made = generate_docs(Path(scratch), state, release_kind)
