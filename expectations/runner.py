@@ -24,7 +24,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from expectations.kept_validations import validation_key
+
+if TYPE_CHECKING:
+    from expectations.kept_validations import KeptValidations
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 
@@ -54,6 +59,7 @@ class SuiteOutcome:
     failed: list[FailedExpectation] = field(default_factory=list)
     data_docs: Path | None = None  # the GE Data Docs page of this validation, when built
     data_docs_error: str | None = None  # why the page could not be built (the outcome stands)
+    kept: bool = False  # the result of an earlier validation of the same rows and suite
 
     @property
     def blocking_failures(self) -> list[FailedExpectation]:
@@ -149,12 +155,28 @@ def validate_dataframe(
 
 
 def validate_dataframes(
-    suites: Iterable[tuple[str, Any, dict[str, Any]]], data_docs: DataDocsSite | None = None
+    suites: Iterable[tuple[str, Any, dict[str, Any]]],
+    data_docs: DataDocsSite | None = None,
+    kept: KeptValidations | None = None,
 ) -> list[SuiteOutcome]:
     """Validate each `(mart, df, spec)`; with `data_docs`, GE then renders every validation
     of the batch into that site in one build: their pages, the suites' pages, the index once
-    and GE's static files once (per validation, those were half a gate check's time)."""
-    validated = [(mart, spec, _validate(mart, df, spec)) for mart, df, spec in suites]
+    and GE's static files once (per validation, those were half a gate check's time).
+
+    With `kept` (expectations/kept_validations.py), a frame validated before against the same
+    suite takes that result (`SuiteOutcome.kept`), and every new result is kept."""
+    validated = []
+    reused = set()
+    for mart, df, spec in suites:
+        key = validation_key(df, spec) if kept is not None else None
+        result = kept.get(key) if key is not None else None
+        if result is not None:
+            reused.add(mart)
+        else:
+            result = _validate(mart, df, spec)
+            if key is not None:
+                kept.put(key, result)
+        validated.append((mart, spec, result))
     pages: dict[str, Path] = {}
     docs_error = None
     if data_docs is not None and validated:
@@ -171,6 +193,7 @@ def validate_dataframes(
             failed=_failures(result),
             data_docs=pages.get(mart),
             data_docs_error=docs_error,
+            kept=mart in reused,
         )
         for mart, spec, result in validated
     ]

@@ -63,6 +63,11 @@ class Home:
         return self.root / "cache" / "charts"
 
     @property
+    def gx_validation_cache(self) -> Path:
+        """The gate's validations, by the rows and suite validated (expectations/kept_validations.py)."""
+        return self.root / "cache" / "gx-validations"
+
+    @property
     def gx_data_docs(self) -> Path:
         """Great Expectations Data Docs of the quality gate, one site per Dagster run."""
         return self.root / "quality" / "gx-data-docs"

@@ -55,6 +55,7 @@ _METADATA_FIELDS = (
     "expectations_failed",
     "data_docs",
     "data_docs_error",
+    "validated",
 )
 
 

@@ -31,6 +31,10 @@ PUBLISHED_MARTS = published_marts()
 TEAM_MARTS = team_marts()
 # Check metadata key holding every failed expectation as JSON (read back by the release).
 FAILURES_METADATA = "failures"
+KEPT_VALIDATION = (
+    "kept: these rows were validated against this suite before, with the same Great "
+    "Expectations (expectations/kept_validations.py)"
+)
 
 
 # The GE Data Docs of a run's gate (orchestration/defs/data_docs.py); the release ships them.
@@ -57,19 +61,26 @@ def run_gate_suites(
     marts: list[str],
     data_docs: DataDocsSite | None = None,
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+    kept: Path | None = None,
 ) -> dict[str, dg.AssetCheckResult]:
     """Read the marts read-only (one connection, closed before GE runs), validate each with
     its suite, and describe each outcome as the result of the mart's check `gx_<mart>`.
 
     With `data_docs`, GE also renders the validations into that site, in one build, and
     each result links to its page (`data_docs`) and to the site's index (`data_docs_index`).
+    With `kept` (the home's gx_validation_cache), rows validated before against the same
+    suite take that validation's result (metadata `validated`), and new results are kept.
     """
+    from expectations.kept_validations import KeptValidations
     from expectations.runner import validate_dataframes
 
     specs = {mart: load_suite_spec(mart) for mart in marts}
     with connect_warehouse(warehouse, read_only=True) as con:
         frames = {mart: con.execute(suite_query(mart, specs[mart])).df() for mart in marts}
-    outcomes = validate_dataframes(((m, frames[m], specs[m]) for m in marts), data_docs)
+    cache = KeptValidations(kept) if kept is not None else None
+    outcomes = validate_dataframes(((m, frames[m], specs[m]) for m in marts), data_docs, cache)
+    if cache is not None:
+        cache.prune()
     return {
         mart: _gate_result(mart, specs[mart], len(frames[mart]), outcome, data_docs, severity)
         for mart, outcome in zip(marts, outcomes, strict=True)
@@ -113,6 +124,7 @@ def _gate_result(
             "rows_validated": rows,
             "expectations_evaluated": outcome.evaluated,
             "expectations_failed": len(outcome.failed),
+            "validated": KEPT_VALIDATION if outcome.kept else "in this run",
             "failed_expectations": dg.MetadataValue.md(markdown_table(failures)),
             FAILURES_METADATA: dg.MetadataValue.json(failures),
             **data_docs_metadata(outcome, data_docs),
@@ -213,12 +225,13 @@ def _suites_step(
     def _step(context: dg.AssetCheckExecutionContext, home: HomeResource):
         paths = home.home
         pause_point("gate")  # test hook, see runtime/pause.py
+        kept = paths.gx_validation_cache
         if selected := _selected(context, gate):
             site = gate_data_docs(paths, context.run.run_id)
-            yield from run_gate_suites(paths.warehouse, selected, site).values()
+            yield from run_gate_suites(paths.warehouse, selected, site, kept=kept).values()
         if selected := _selected(context, team):
             warn = dg.AssetCheckSeverity.WARN
-            yield from run_gate_suites(paths.warehouse, selected, severity=warn).values()
+            yield from run_gate_suites(paths.warehouse, selected, severity=warn, kept=kept).values()
 
     return _step
 
