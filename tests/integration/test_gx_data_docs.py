@@ -46,6 +46,11 @@ def _text(html_page: Path) -> str:
 
 @pytest.fixture
 def home(tmp_path) -> Home:
+    return gate_warehouse(tmp_path)
+
+
+def gate_warehouse(tmp_path: Path) -> Home:
+    """A home whose warehouse holds mart_benchmark (failing two expectations) and dim_year."""
     home = Home(tmp_path / "home").ensure()
     with duckdb.connect(str(home.warehouse)) as con:
         con.execute("create schema marts")

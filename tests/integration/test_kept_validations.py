@@ -16,23 +16,12 @@ from expectations.kept_validations import KeptValidations, validation_key
 from expectations.runner import load_suite_spec
 from orchestration.defs.quality import KEPT_VALIDATION, gate_data_docs, run_gate_suites
 from runtime.home import Home
-from tests.integration.test_gx_data_docs import BAD_ROWS, BENCHMARK_COLUMNS, YEARS, _text
+from tests.integration.test_gx_data_docs import _text, gate_warehouse
 
 
 @pytest.fixture
 def home(tmp_path) -> Home:
-    home = Home(tmp_path / "home").ensure()
-    with duckdb.connect(str(home.warehouse)) as con:
-        con.execute("create schema marts")
-        con.execute(
-            f"create table marts.mart_benchmark as select * from (values {BAD_ROWS}) "
-            f"t({BENCHMARK_COLUMNS})"
-        )
-        con.execute(
-            f"create table marts.dim_year as select * from (values {YEARS}) "
-            "t(collection_year, opens, deadline, publication)"
-        )
-    return home
+    return gate_warehouse(tmp_path)
 
 
 def _gate(home: Home, run: str) -> dict:
