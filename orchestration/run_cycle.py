@@ -404,9 +404,8 @@ def _run_annual_cycle(
                         else f"releases/current is the complete release {now}"
                     )
                     raise CycleStopped(received[0], stage, run_id, current)
-                # asked only while no step runs: the pool's state is read from the instance,
-                # and once a second through a whole run that cost the run ~0.9 s of this
-                # process's time
+                # asked only while no step runs (the pool's state is read from the instance:
+                # asked once a second through a whole run, it was read for nothing)
                 if watch.idle_for() > WAIT_NOTICE_SECONDS and next_look <= time.monotonic():
                     next_look = time.monotonic() + 1.0
                     try:
