@@ -58,8 +58,19 @@ def validation_key(df, spec: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
-def _readable(value: object) -> bool:
-    return isinstance(value, dict) and isinstance(value.get("results"), list)
+def _validation_result(value: object):
+    """GE's ExpectationSuiteValidationResult from its JSON, or ValueError for a file GE
+    cannot read (kept by another GE, or damaged): it is validated again."""
+    from great_expectations.core.expectation_validation_result import (
+        expectationSuiteValidationResultSchema,
+    )
+
+    if not isinstance(value, dict) or not isinstance(value.get("results"), list):
+        raise ValueError("not a kept validation")
+    try:
+        return expectationSuiteValidationResultSchema.load(value)
+    except Exception as exc:  # noqa: BLE001 - marshmallow's and GE's own errors alike
+        raise ValueError(f"not a kept validation: {exc}") from exc
 
 
 class KeptValidations(KeptResults):
@@ -68,19 +79,7 @@ class KeptValidations(KeptResults):
     def get(self, key: str):
         """The validation result kept under `key` (GE's ExpectationSuiteValidationResult), or
         None."""
-        from great_expectations.core.expectation_validation_result import (
-            expectationSuiteValidationResultSchema,
-        )
-
-        kept = super().get(key, _readable)
-        if kept is None:
-            return None
-        try:
-            return expectationSuiteValidationResultSchema.load(kept)
-        except Exception:  # noqa: BLE001 - kept by another GE, or damaged: validate again
-            self.hits -= 1
-            self.misses += 1
-            return None
+        return super().get(key, _validation_result)
 
     def put(self, key: str, result) -> None:
         super().put(key, result.to_json_dict())

@@ -165,24 +165,23 @@ def validate_dataframes(
 
     With `kept` (expectations/kept_validations.py), a frame validated before against the same
     suite takes that result (`SuiteOutcome.kept`), and every new result is kept."""
-    validated = []
-    reused = set()
+    validated = []  # (mart, spec, result, whether the result is a kept one)
     for mart, df, spec in suites:
         key = validation_key(df, spec) if kept is not None else None
         result = kept.get(key) if key is not None else None
-        if result is not None:
-            reused.add(mart)
-        else:
+        if result is None:
             result = _validate(mart, df, spec)
             if key is not None:
                 kept.put(key, result)
-        validated.append((mart, spec, result))
+            validated.append((mart, spec, result, False))
+        else:
+            validated.append((mart, spec, result, True))
     pages: dict[str, Path] = {}
     docs_error = None
     if data_docs is not None and validated:
         try:
             pages = write_data_docs(
-                data_docs, [(mart, spec, result) for mart, spec, result in validated]
+                data_docs, [(mart, spec, result) for mart, spec, result, _ in validated]
             )
         except Exception as exc:  # reported with the outcomes, not lost
             docs_error = f"{type(exc).__name__}: {exc}"
@@ -193,9 +192,9 @@ def validate_dataframes(
             failed=_failures(result),
             data_docs=pages.get(mart),
             data_docs_error=docs_error,
-            kept=mart in reused,
+            kept=was_kept,
         )
-        for mart, spec, result in validated
+        for mart, spec, result, was_kept in validated
     ]
 
 

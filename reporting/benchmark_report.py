@@ -657,7 +657,7 @@ def _indicator(data: ReportData, indicator: dict, charts, index: int) -> dict:
 def _flag_marks(flags: str | None) -> list[tuple[str, str, str]]:
     """A value's flags for its table cell: (separator, flag, meaning), the separator written
     here so that the template's loop needs no `loop.first` (Jinja then makes no loop object
-    per cell: 132,000 cells in the 50 draft packs at 50 participants, half their rendering)."""
+    per cell: 132,000 cells in the 50 draft packs at 50 participants, a tenth of their time)."""
     codes = [f for f in (flags or "").split(",") if f]
     return [(", " if n else "", f, FLAG_MEANINGS.get(f, f)) for n, f in enumerate(codes)]
 

@@ -50,17 +50,15 @@ class ChartCache(KeptResults):
 
     def get(self, key: str) -> dict[str, str] | None:
         """The chart kept under `key` (its parts, as `Chart.parts` gave them), or None."""
-        return super().get(key, _is_parts)
-
-    def put(self, key: str, parts: dict[str, str]) -> None:
-        """Keep a chart's parts under `key`; one that cannot be kept costs its drawing next
-        time, never the report (the reason is in `not_kept`)."""
-        super().put(key, parts)
+        return super().get(key, _parts)
 
 
-def _is_parts(value: object) -> bool:
-    return (
+def _parts(value: object) -> dict[str, str]:
+    """A kept chart's parts, or ValueError for a file that holds something else."""
+    if (
         isinstance(value, dict)
         and sorted(value) == sorted(PARTS)
         and all(isinstance(part, str) for part in value.values())
-    )
+    ):
+        return value
+    raise ValueError("not a kept chart")

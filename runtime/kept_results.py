@@ -24,6 +24,10 @@ KEEP_DAYS = 30
 _SUFFIX = ".json"
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
 class KeptResults:
     """JSON results by key, in `folder` (created on the first result kept)."""
 
@@ -32,17 +36,17 @@ class KeptResults:
         self.hits = 0
         self.misses = 0
         self.not_kept: str | None = None  # why the last result that could not be kept was not
+        self._pruned = False
 
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}{_SUFFIX}"
 
-    def get(self, key: str, accept: Callable[[Any], bool] = lambda value: True) -> Any | None:
-        """The result kept under `key`, or None: none kept, unreadable, or not `accept`ed."""
+    def get(self, key: str, read: Callable[[Any], Any] = _as_is) -> Any | None:
+        """The result kept under `key`, as `read` makes it from the JSON, or None: none kept,
+        unreadable, or refused by `read` (ValueError)."""
         path = self._path(key)
         try:
-            value = json.loads(path.read_text(encoding="utf-8"))
-            if not accept(value):
-                raise ValueError(f"not a kept result: {path}")
+            value = read(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError):
             self.misses += 1
             return None
@@ -65,11 +69,14 @@ class KeptResults:
                 partial.unlink(missing_ok=True)
 
     def prune(self, now: float | None = None) -> int:
-        """Remove the results not used for KEEP_DAYS; how many were removed."""
+        """Remove the results not used for KEEP_DAYS; how many were removed. Once for each
+        cache object: those of a release or a gate step are asked after every report (the 50
+        packs) or suite batch, and a second look finds nothing a day older."""
         limit = (time.time() if now is None else now) - KEEP_DAYS * 86400
         removed = 0
-        if not self.folder.is_dir():
+        if self._pruned or not self.folder.is_dir():
             return removed
+        self._pruned = True
         for path in self.folder.glob(f"*{_SUFFIX}"):
             try:
                 if path.stat().st_mtime < limit:

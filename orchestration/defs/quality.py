@@ -17,6 +17,7 @@ import dagster as dg
 import yaml
 
 from expectations.check_status import CheckStatus
+from expectations.kept_validations import KeptValidations
 from expectations.runner import DataDocsSite, load_suite_spec
 from orchestration.dbt_manifest import DBT_PROJECT_DIR, published_marts, team_marts
 from orchestration.defs.resources import DUCKDB_WRITER_POOL, HomeResource
@@ -61,26 +62,23 @@ def run_gate_suites(
     marts: list[str],
     data_docs: DataDocsSite | None = None,
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
-    kept: Path | None = None,
+    kept: KeptValidations | None = None,
 ) -> dict[str, dg.AssetCheckResult]:
     """Read the marts read-only (one connection, closed before GE runs), validate each with
     its suite, and describe each outcome as the result of the mart's check `gx_<mart>`.
 
     With `data_docs`, GE also renders the validations into that site, in one build, and
     each result links to its page (`data_docs`) and to the site's index (`data_docs_index`).
-    With `kept` (the home's gx_validation_cache), rows validated before against the same
-    suite take that validation's result (metadata `validated`), and new results are kept.
+    With `kept` (the home's, expectations/kept_validations.py), rows validated before against
+    the same suite take that validation's result (metadata `validated`), and new results are
+    kept.
     """
-    from expectations.kept_validations import KeptValidations
     from expectations.runner import validate_dataframes
 
     specs = {mart: load_suite_spec(mart) for mart in marts}
     with connect_warehouse(warehouse, read_only=True) as con:
         frames = {mart: con.execute(suite_query(mart, specs[mart])).df() for mart in marts}
-    cache = KeptValidations(kept) if kept is not None else None
-    outcomes = validate_dataframes(((m, frames[m], specs[m]) for m in marts), data_docs, cache)
-    if cache is not None:
-        cache.prune()
+    outcomes = validate_dataframes(((m, frames[m], specs[m]) for m in marts), data_docs, kept)
     return {
         mart: _gate_result(mart, specs[mart], len(frames[mart]), outcome, data_docs, severity)
         for mart, outcome in zip(marts, outcomes, strict=True)
@@ -225,13 +223,14 @@ def _suites_step(
     def _step(context: dg.AssetCheckExecutionContext, home: HomeResource):
         paths = home.home
         pause_point("gate")  # test hook, see runtime/pause.py
-        kept = paths.gx_validation_cache
+        kept = KeptValidations(paths.gx_validation_cache)
         if selected := _selected(context, gate):
             site = gate_data_docs(paths, context.run.run_id)
             yield from run_gate_suites(paths.warehouse, selected, site, kept=kept).values()
         if selected := _selected(context, team):
             warn = dg.AssetCheckSeverity.WARN
             yield from run_gate_suites(paths.warehouse, selected, severity=warn, kept=kept).values()
+        kept.prune()
 
     return _step
 
