@@ -128,7 +128,9 @@ def copy_marts(home: Home, staging: Path, marts: list[str]) -> tuple[dict, list[
 class ExportSettings:
     """What the exports of a release need from the project: the SDMX agency and version,
     the disclosure thresholds (dbt vars), what each mart holds (its dbt description), and
-    whether the release is a draft (a DRAFT watermark in the workbook)."""
+    whether the release is a draft, which carries neither SDMX nor a workbook: those are for
+    partner agencies and members, and a draft is "not for circulation" (DESIGN: a final
+    release carries them). A draft is reviewed in its pages and its participants' packs."""
 
     sdmx: SdmxSettings
     suppress_max: int
@@ -151,10 +153,11 @@ class ExportSettings:
 
 def write_exports(
     home: Home, staging: Path, marts: list[str], manifest: dict, settings: ExportSettings
-) -> tuple[dict, WorkbookJob]:
+) -> tuple[dict, WorkbookJob | None]:
     """Write SDMX into the release being built and start its workbook (in a process of its
     own: wait for the job before the release's files are hashed); records in `manifest` the
-    flags and the disclosure thresholds they document, and returns what is written."""
+    flags and the disclosure thresholds they document, and returns what is written. A draft
+    records them too, and writes neither file (`{}` and no job)."""
     from publishing.reference import flags_to_manifest, read_flags
     from publishing.sdmx import write_sdmx
     from publishing.workbook_process import start_release_workbook
@@ -163,6 +166,8 @@ def write_exports(
     flags = read_flags(home.warehouse)
     manifest["flags"] = flags_to_manifest(flags)
     manifest["disclosure"] = {"suppress_max": settings.suppress_max, "round_to": settings.round_to}
+    if settings.draft:
+        return {}, None
     workbook = release_workbook_name(manifest["release_id"])
     readme = release_readme(
         manifest,
@@ -170,7 +175,6 @@ def write_exports(
         settings.mart_descriptions,
         [(f.flag, f.meaning, f.description) for f in flags],
         disclosure_text(settings.suppress_max, settings.round_to),
-        draft=settings.draft,
     )
     job = start_release_workbook(staging / RELEASE_DB, staging / workbook, marts, readme)
     try:

@@ -84,7 +84,6 @@ def _readme(data: dict) -> Readme:
         sheets=[tuple(s) for s in data["sheets"]],
         flags=[tuple(f) for f in data["flags"]],
         disclosure=data["disclosure"],
-        draft=data["draft"],
     )
 
 

@@ -14,8 +14,8 @@ The rules of every workbook written here:
 - a header row in bold, frozen, with an autofilter over the data.
 
 The README sheet says which release it is, how to read the sheets, the flags and the
-disclosure control; `draft=True` puts the DRAFT watermark in its first row (drafts of the
-collection workflow).
+disclosure control. Only final releases have a workbook (a draft is not for circulation:
+`publishing.exports.ExportSettings`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO
 
-DRAFT_WATERMARK = "DRAFT — not for circulation"
 SHEET_NAME_MAX = 31
 CELL_TEXT_MAX = 32767
 # Characters an xlsx cell cannot hold (what openpyxl refuses: C0 controls but tab, LF, CR).
@@ -47,14 +46,13 @@ class Sheet:
 
 @dataclass(frozen=True)
 class Readme:
-    """What the README sheet says. `draft` adds the DRAFT watermark."""
+    """What the README sheet says."""
 
     title: str
     facts: list[tuple[str, str]]  # (label, value): release, date, participant...
     sheets: list[tuple[str, str]] = field(default_factory=list)  # (sheet, what it holds)
     flags: list[tuple[str, str, str]] = field(default_factory=list)  # (flag, meaning, text)
     disclosure: str = ""
-    draft: bool = False
 
 
 # -- values -------------------------------------------------------------------------------
@@ -114,7 +112,6 @@ class _Formats:
     def __init__(self, wb) -> None:
         self.bold = wb.add_format({"bold": True})
         self.title = wb.add_format({"bold": True, "font_size": 14})
-        self.watermark = wb.add_format({"bold": True, "font_size": 16, "font_color": "#C00000"})
         self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
         self.datetime = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
         self.date = wb.add_format({"num_format": "yyyy-mm-dd"})
@@ -163,10 +160,7 @@ def _width(values: Sequence[object]) -> float:
 
 def readme_rows(readme: Readme) -> list[tuple[str, str, str]]:
     """The README sheet as (style, column A, column B) rows; style is a `_Formats` name."""
-    rows: list[tuple[str, str, str]] = []
-    if readme.draft:
-        rows.append(("watermark", DRAFT_WATERMARK, ""))
-    rows += [("title", readme.title, ""), ("", "", "")]
+    rows: list[tuple[str, str, str]] = [("title", readme.title, ""), ("", "", "")]
     rows += [("bold", label, value) for label, value in readme.facts]
     if readme.sheets:
         rows += [("", "", ""), ("title", "How to read", "")]
@@ -304,7 +298,6 @@ def release_readme(
     flags: list[tuple[str, str, str]],
     disclosure: str,
     *,
-    draft: bool = False,
     participant: str | None = None,
 ) -> Readme:
     facts = [
@@ -323,5 +316,4 @@ def release_readme(
         sheets=[(m, descriptions.get(m, "")) for m in marts],
         flags=flags,
         disclosure=disclosure,
-        draft=draft,
     )

@@ -10,8 +10,9 @@ release then stays current.
 A final release (the default) holds the approved participant-years only and becomes
 releases/current; it refuses to publish when none is approved. A draft (run tag
 mhbench/release_kind=draft: `mhbench run --draft`, the draft_release job) holds every
-accepted one, lands in releases/drafts/<id>/ watermarked, never becomes current, and writes
-one draft pack per participant into outbox/<year>/drafts/.
+accepted one, lands in releases/drafts/<id>/ watermarked, never becomes current, carries no
+SDMX and no workbook (they are for partner agencies and members), and writes one draft pack
+per participant into outbox/<year>/drafts/.
 
 The release ships the Great Expectations Data Docs of that same run (docs/gx/): the
 site of this run's gate validations, in which every gate check must have its page.
@@ -225,10 +226,10 @@ def gate_results(instance: dg.DagsterInstance, run_id: str | None = None) -> lis
     owners=["team:data-engineering"],
     pool=DUCKDB_WRITER_POOL,
     description=(
-        "An immutable release folder (DuckDB, Parquet, CSV, SDMX, an Excel workbook, manifest, "
-        "quality report, dbt docs and the Great Expectations Data Docs of the gate) of the "
-        "marts, published only when "
-        "every gate check passed in the same run; releases/current then points at it."
+        "An immutable release folder (DuckDB, Parquet, CSV, manifest, quality report, dbt "
+        "docs and the Great Expectations Data Docs of the gate; a final release also SDMX and "
+        "an Excel workbook) of the marts, published only when every gate check passed in the "
+        "same run; releases/current then points at it."
     ),
 )
 def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:

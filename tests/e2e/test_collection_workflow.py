@@ -72,6 +72,15 @@ def test_the_draft_is_watermarked_never_current_and_has_a_pack_per_participant(c
     for page in ("report.html", "quality.html"):
         assert DRAFT_MARK in (draft.path / page).read_text()
         assert DRAFT_MARK not in (current_release(home).path / page).read_text()
+    # no SDMX and no workbook: those are for partner agencies and members, from a final
+    # release (which has both, tests/e2e/test_release_exports.py); the flags and thresholds
+    # are still recorded
+    assert draft.manifest["exports"] == {}
+    assert not (draft.path / "sdmx").exists() and not list(draft.path.glob("*.xlsx"))
+    assert not [f for f in draft.manifest["files"] if f.startswith("sdmx/") or ".xlsx" in f]
+    assert draft.manifest["disclosure"] == current_release(home).manifest["disclosure"]
+    assert {f["flag"] for f in draft.manifest["flags"]} >= {"E", "NA", "NK"}
+    assert (draft.path / "mhbench.duckdb").is_file() and (draft.path / "csv").is_dir()
     packs = sorted(home.draft_packs(2024).glob(f"*_2024_draft_{draft.release_id}.html"))
     assert len(packs) == 12
     se = next(p for p in packs if p.name.startswith("SE_"))

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
 from publishing.xlsx_export import (
-    DRAFT_WATERMARK,
     Readme,
     Sheet,
     flatten,
@@ -96,7 +95,7 @@ def test_control_characters_are_kept_visible_and_the_write_never_fails(tmp_path)
     assert _read(path, "t")["A2"].value == "a\\x00b\\x1fc\td"
 
 
-def test_readme_sheet_first_with_a_draft_watermark_when_asked(tmp_path):
+def test_readme_sheet_first_then_the_tables(tmp_path):
     readme = Readme(
         title="mhbench release R1",
         facts=[("Release", "R1")],
@@ -104,23 +103,15 @@ def test_readme_sheet_first_with_a_draft_watermark_when_asked(tmp_path):
         flags=[("E", "estimated", "An estimate.")],
         disclosure="Counts of 1 to 7 are suppressed.",
     )
-    for draft in (False, True):
-        path = tmp_path / f"w{draft}.xlsx"
-        write_workbook(path, [Sheet("mart_benchmark", ("n",), [(1,)])], _draft(readme, draft))
-        wb = openpyxl.load_workbook(path)
-        assert wb.sheetnames == ["README", "mart_benchmark"]
-        text = [c.value for row in wb["README"].iter_rows() for c in row if c.value]
-        assert (DRAFT_WATERMARK in text) is draft
-        assert text[int(draft)] == "mhbench release R1"
-        for expected in ("R1", "Benchmarks.", "estimated: An estimate.", "Flags"):
-            assert expected in text
-        assert "Counts of 1 to 7 are suppressed." in text
-
-
-def _draft(readme: Readme, draft: bool) -> Readme:
-    from dataclasses import replace
-
-    return replace(readme, draft=draft)
+    path = tmp_path / "w.xlsx"
+    write_workbook(path, [Sheet("mart_benchmark", ("n",), [(1,)])], readme)
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["README", "mart_benchmark"]
+    text = [c.value for row in wb["README"].iter_rows() for c in row if c.value]
+    assert text[0] == "mhbench release R1"
+    for expected in ("R1", "Benchmarks.", "estimated: An estimate.", "Flags"):
+        assert expected in text
+    assert "Counts of 1 to 7 are suppressed." in text
 
 
 def test_sheet_names_are_made_valid_and_unique(tmp_path):
@@ -162,7 +153,7 @@ def test_the_release_workbook_process_writes_the_marts_and_its_failure_is_an_err
     with duckdb.connect(str(db)) as con:
         con.execute("create schema marts")
         con.execute("create table marts.mart_benchmark as select 'SE' as p, 1.5 as v")
-    readme = Readme(title="mhbench release R1", facts=[("Release", "R1")], draft=True)
+    readme = Readme(title="mhbench release R1", facts=[("Release", "R1")])
     path = tmp_path / "r1.xlsx"
     assert start_release_workbook(db, path, ["mart_benchmark"], readme).wait() == path
     wb = openpyxl.load_workbook(path)
@@ -171,7 +162,7 @@ def test_the_release_workbook_process_writes_the_marts_and_its_failure_is_an_err
         ["p", "v"],
         ["SE", 1.5],
     ]
-    assert DRAFT_WATERMARK in [c.value for row in wb["README"].iter_rows() for c in row]
+    assert "mhbench release R1" in [c.value for row in wb["README"].iter_rows() for c in row]
 
     # a mart the release does not hold: the process fails, and the error says what it said
     failing = start_release_workbook(db, tmp_path / "r2.xlsx", ["mart_missing"], readme)
