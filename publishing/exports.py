@@ -24,7 +24,7 @@ from runtime.spreadsheet import FORMULA_START_SQL_PATTERN
 from runtime.warehouse import attach_warehouse
 
 if TYPE_CHECKING:
-    from publishing.workbook_process import WorkbookJob
+    from runtime.module_process import ModuleProcess
 
 RELEASE_DB = "mhbench.duckdb"
 # The field names of a DuckDB STRUCT type as information_schema spells it (names may be quoted).
@@ -153,7 +153,7 @@ class ExportSettings:
 
 def write_exports(
     home: Home, staging: Path, marts: list[str], manifest: dict, settings: ExportSettings
-) -> tuple[dict, WorkbookJob | None]:
+) -> tuple[dict, ModuleProcess | None]:
     """Write SDMX into the release being built and start its workbook (in a process of its
     own: wait for the job before the release's files are hashed); records in `manifest` the
     flags and the disclosure thresholds they document, and returns what is written. A draft
