@@ -16,18 +16,28 @@ keeps working:
 - the webserver follows a run's log by watching its shard's file, which now changes only at a
   checkpoint: the watch here also follows the shard's `-wal` file, where the commits land.
 
+A batch of events (Dagster sends the materializations of a step's partitions, and a run's
+planned materializations, as one batch when DAGSTER_EVENT_BATCH_SIZE is set: this storage sets
+it) is stored in one transaction per shard instead of two commits per event. A cold cycle at
+50 participants x 10 years plans and materializes 500 partitions of three raw assets: 3,000
+events, two transactions each. If a batch fails, nothing of it is kept and Dagster stores its
+events one by one.
+
 The platform writes this class into `dagster.yaml` for the SQLite instance (see
 `orchestration/instance.py`).
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as db
+from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
@@ -36,6 +46,8 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
 )
 from watchdog.events import FileSystemEvent
 
+# Events Dagster hands over at once (its DAGSTER_EVENT_BATCH_SIZE; unset, it sends none).
+EVENT_BATCH_SIZE = 1000
 # Shards whose engine a process keeps: the index and the runs it wrote or read last (a run
 # worker writes one run's shard; the webserver reads many, each one file descriptor).
 KEPT_SHARDS = 8
@@ -47,7 +59,12 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: Any = None):
         self._engines: OrderedDict[str, db.Engine] = OrderedDict()  # the parent's init connects
         self._tables_present: set[str] = set()
+        # the batch being stored: its thread, and the connection of each shard it wrote to
+        self._batch_thread: int | None = None
+        self._batch: dict[str, db.Connection] = {}
         super().__init__(base_dir, inst_data)
+        # Dagster reads it from the environment each time it could batch
+        os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", str(EVENT_BATCH_SIZE))
 
     def has_table(self, table_name: str) -> bool:
         # Dagster asks before every asset check event, concurrency claim and tag write, each time
@@ -84,8 +101,33 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[db.Connection]:
+        if self._batch_thread == threading.get_ident():  # inside store_event_batch
+            conn = self._batch.get(shard)
+            if conn is None:
+                conn = self._batch[shard] = self._engine(shard).connect()
+                conn.begin()
+            yield conn
+            return
         with self._db_lock, self._engine(shard).connect() as conn, conn.begin():
             yield conn
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        """Store the events in one transaction per shard: all of them, or none."""
+        with self._db_lock:
+            self._batch_thread, self._batch = threading.get_ident(), {}
+            try:
+                for event in events:
+                    self.store_event(event)
+                for conn in self._batch.values():
+                    conn.commit()
+            except BaseException:
+                for conn in self._batch.values():
+                    conn.rollback()
+                raise
+            finally:
+                for conn in self._batch.values():
+                    conn.close()
+                self._batch_thread, self._batch = None, {}
 
     def kept_shards(self) -> list[str]:
         """The shards whose connection is open, least recently used first."""

@@ -114,3 +114,70 @@ def test_it_remembers_the_tables_there_and_asks_again_for_one_missing(tmp_path):
         assert not SqliteEventLogStorage.has_table(storage, "added_later")
         storage.wipe()
         assert not storage.has_table("added_later")
+
+
+_MANY = dg.StaticPartitionsDefinition([f"p{n:03d}" for n in range(120)])
+
+
+@dg.asset(partitions_def=_MANY, backfill_policy=dg.BackfillPolicy.single_run())
+def partitioned(context) -> None:
+    assert len(context.partition_keys) == 120, "one run for every partition"
+
+
+def test_the_events_of_many_partitions_are_stored_as_a_batch_one_transaction_each(tmp_path):
+    with _instance(tmp_path / "dagster") as instance:
+        storage = instance.event_log_storage
+        batches: list[int] = []
+        store_batch = storage.store_event_batch
+
+        def counted(events):
+            batches.append(len(events))
+            store_batch(events)
+
+        storage.store_event_batch = counted
+        # one run over every partition: 120 planned and 120 materialized events
+        result = dg.materialize(
+            [partitioned],
+            instance=instance,
+            tags={
+                "dagster/asset_partition_range_start": "p000",
+                "dagster/asset_partition_range_end": "p119",
+            },
+        )
+        assert result.success
+        assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == "1000"
+        assert batches == [120, 120], "the planned events, then the materializations"
+
+        # every one of them is there, for Dagster's own class too
+        plain = SqliteEventLogStorage(str(tmp_path / "dagster" / "history" / "runs"))
+        counts = plain.get_materialized_partitions(dg.AssetKey("partitioned"))
+        assert counts == set(_MANY.get_partition_keys())
+        records = plain.get_records_for_run(result.run_id).records
+        types = [r.event_log_entry.dagster_event_type for r in records]
+        assert types.count(dg.DagsterEventType.ASSET_MATERIALIZATION) == 120
+        assert types.count(dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED) == 120
+        plain.dispose()
+
+
+def test_a_batch_that_fails_keeps_none_of_its_events(tmp_path):
+    with _instance(tmp_path / "dagster") as instance:
+        run_id = _run(instance)
+        storage = instance.event_log_storage
+        before = len(instance.all_logs(run_id))
+        run = instance.get_run_by_id(run_id)
+        good = instance.all_logs(run_id)[-1]
+        entries = [good._replace(user_message=f"batched {n}", dagster_event=None) for n in range(3)]
+        broken = entries[:2] + [None]  # the third cannot be stored
+        try:
+            storage.store_event_batch(broken)
+        except Exception:  # noqa: BLE001 (which error Dagster's code raises is its own)
+            pass
+        else:
+            raise AssertionError("a batch with an event that cannot be stored was stored")
+        assert len(instance.all_logs(run_id)) == before, "nothing of the failed batch"
+        storage.store_event_batch(entries)
+        messages = [e.user_message for e in instance.all_logs(run_id)]
+        assert messages[-3:] == ["batched 0", "batched 1", "batched 2"]
+        # and the storage writes single events again afterwards (no batch left open)
+        instance.report_engine_event("after the batches", dagster_run=run)
+        assert instance.all_logs(run_id)[-1].message == "after the batches"
