@@ -33,6 +33,8 @@ from reporting.quality_report import QUALITY_FILE
 from reporting.templating import fmt_cell, render, watermark_for
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from reporting.chart_cache import ChartCache
 
 REPORT_FILE = "report.html"
@@ -180,14 +182,18 @@ def write_participant_reports(
     charts: bool = True,
     manifest: dict | None = None,
     chart_cache: ChartCache | None = None,
+    claim: Callable[[str], bool] | None = None,
 ) -> list[Path]:
-    """Each participant's report (`outputs`: participant code -> path), the release read once.
+    """Each participant's report (`outputs`: participant code -> path, in that order), the
+    release read once; the reports written.
 
     What every report shows alike (values, benchmarks, positions, trends, data quality) is
     loaded once; each participant adds its lines of enquiry and its findings. The draft packs
     of 50 participants spent most of their time reading the same release 50 times.
     `manifest` and `chart_cache` as for write_benchmark_report (a release being published has
-    no manifest written).
+    no manifest written). With `claim`, two processes share the reports, taking them from
+    either end of the same list (reporting/packs_process.py): a report is written only once
+    claimed, and the first one the other process holds ends the list here.
     """
     import duckdb
 
@@ -196,6 +202,8 @@ def write_participant_reports(
     written = []
     with duckdb.connect(str(release_path / RELEASE_DB), read_only=True) as con:
         for participant, output in outputs.items():
+            if claim is not None and not claim(participant):
+                break
             started = time.perf_counter()
             data = _for_participant(con, shared, participant)
             written.append(_write_page(Path(output), _render(data, started, charts, chart_cache)))

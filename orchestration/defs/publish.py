@@ -123,10 +123,9 @@ def built_fingerprint(warehouse: Path, run_id: str):
         return build_of_run(con, run_id)
 
 
-# From this many packs on, half are written by a process of their own (reporting/
-# packs_process.py) while the release step writes the rest: starting it and reading the
-# release costs ~0.5 s, more than the sample's 12 packs take (0.36 s); the 50 packs at
-# 50 participants take 4.8 s of one core.
+# From this many packs on, a process of their own shares them with the release step
+# (reporting/packs_process.py): starting it and reading the release costs ~0.5 s, more than
+# the sample's 12 packs take (0.36 s); the 50 packs at 50 participants take 4.8 s of one core.
 PACKS_FOR_A_HELPER = 24
 
 
@@ -137,11 +136,11 @@ class DraftPacks:
     release is read once for all of them.
 
     The packs are part of the release's page writer: `start` (before the release's own
-    pages) hands half of many packs to a process of their own, on the core a draft leaves
-    free (it has no workbook), and `render` (after them) writes the others and waits for
-    that process. They wait in an `.incoming-` folder of the drafts, which a publish killed
-    meanwhile leaves for the next publish to clear, and `deliver` moves them into the outbox
-    once the release is published."""
+    pages) starts, for many packs, a process that writes them from the first, on the core a
+    draft leaves free (it has no workbook); `render` (after the pages) writes them from the
+    last until the two meet, and waits for that process. They wait in an `.incoming-` folder
+    of the drafts, which a publish killed meanwhile leaves for the next publish to clear, and
+    `deliver` moves them into the outbox once the release is published."""
 
     def __init__(self, home, scope: dict, chart_cache=None) -> None:
         from publishing.store import INCOMING_PREFIX
@@ -152,49 +151,62 @@ class DraftPacks:
         self.codes = sorted({e["participant_code"] for e in scope["included"]})
         self.prefix = f"{INCOMING_PREFIX}packs-"
         self.rendered: list[Path] = []
-        self._ours: dict[str, Path] = {}
+        self._outputs: dict[str, Path] = {}
+        self.by_helper = 0  # how many of them the helper process wrote
         self._helper = None
+        self._claims: Path | None = None
 
     def start(self, release_folder: Path, manifest: dict) -> None:
-        """Name every pack and start the process for half of them when they are many."""
+        """Name every pack, and start the helper process when they are many."""
         from reporting.packs_process import start_participant_reports
 
         if self.year is None:
             return
         waiting = self.home.drafts / f"{self.prefix}{manifest['release_id']}"
-        self._ours = {
+        self._outputs = {
             code: waiting / f"{code}_{self.year}_draft_{manifest['release_id']}.html"
             for code in self.codes
         }
-        if len(self._ours) >= PACKS_FOR_A_HELPER:
-            theirs = dict(list(self._ours.items())[len(self._ours) // 2 :])
-            self._ours = {c: path for c, path in self._ours.items() if c not in theirs}
+        if len(self._outputs) >= PACKS_FOR_A_HELPER:
+            self._claims = waiting
             cache = self.chart_cache.folder if self.chart_cache is not None else None
             self._helper = start_participant_reports(
-                release_folder, theirs, self.year, manifest, cache
+                release_folder, self._outputs, self.year, manifest, cache, self._claims
             )
 
     def render(self, release_folder: Path, manifest: dict) -> None:
-        """Write this step's packs, then wait for the helper's (its failure fails the
-        release, as the workbook's does)."""
+        """Write the packs (those the helper has not claimed, from the last), then wait for
+        the helper's (its failure fails the release, as the workbook's does)."""
         from reporting.benchmark_report import write_participant_reports
+        from reporting.packs_process import pack_claims
 
         try:
-            if self._ours:
+            ours = self._outputs
+            claim = None
+            if self._helper is not None:
+                ours = dict(reversed(list(ours.items())))
+                claim = pack_claims(self._claims)
+            if ours:
                 self.rendered = write_participant_reports(
                     release_folder,
-                    self._ours,
+                    ours,
                     year=self.year,
                     charts=False,
                     manifest=manifest,
                     chart_cache=self.chart_cache,
+                    claim=claim,
                 )
             if self._helper is not None:
                 answer = self._helper.wait()
+                self.by_helper = len(answer["written"])
                 self.rendered += [Path(path) for path in answer["written"]]
                 if self.chart_cache is not None:  # the release's tally counts the helper's
                     self.chart_cache.misses += answer["charts_drawn"]
                     self.chart_cache.hits += answer["charts_from_cache"]
+            missing = sorted(set(self._outputs.values()) - set(self.rendered))
+            if missing:
+                raise RuntimeError(f"draft packs not written: {', '.join(p.name for p in missing)}")
+            self.rendered.sort()
         finally:
             self.stop()
 
@@ -359,7 +371,14 @@ def release(context: dg.AssetExecutionContext, home: HomeResource) -> dg.Materia
             )
     else:
         packs = draft_packs.deliver()
-        context.log.info(f"wrote {len(packs)} draft pack(s) into {paths.outbox}")
+        context.log.info(
+            f"wrote {len(packs)} draft pack(s) into {paths.outbox}"
+            + (
+                f" ({draft_packs.by_helper} by a process of their own)"
+                if draft_packs.by_helper
+                else ""
+            )
+        )
     context.log.info(
         f"published {kind} release {published.release_id} at {published.path} "
         f"({len(scope['included'])} participant-years included, "
