@@ -130,6 +130,8 @@ class ReportData:
     exchange: dict[str, list[dict]] | None = (
         None  # section -> pairs (release report, when the mart exists)
     )
+    # indicator -> its values table (`_value_table`), shared by the participants' reports
+    value_tables: dict[str, tuple] = field(default_factory=dict)
 
     @property
     def participant_name(self) -> str | None:
@@ -566,6 +568,40 @@ class ValueRow:
     highlight: bool
 
 
+def _value_table(data: ReportData, code: str) -> tuple[list[Row], list[ValueRow], list[str]]:
+    """An indicator's values in the report year, highest first, as the table's rows (none
+    highlighted) and the footnotes they cite (numbered once per indicator). The same for every
+    participant's report of a release: made once, in `data.value_tables`, which a
+    participant's ReportData shares with the release's (the 50 packs at 50 participants built
+    each table 50 times, a quarter of their time)."""
+    kept = data.value_tables.get(code)
+    if kept is not None:
+        return kept
+    rows = [
+        data.values[(code, data.year, p)]
+        for p in data.participants
+        if (code, data.year, p) in data.values
+    ]
+    rows.sort(key=lambda r: (r.value is None, -(r.value or 0), r.participant_code))
+    notes: dict[str, int] = {}
+    table_rows = []
+    for r in rows:
+        refs = [notes.setdefault(note, len(notes) + 1) for note in _split_footnote(r.footnote)]
+        table_rows.append(
+            ValueRow(
+                name=_name(data, r.participant_code),
+                value=r.value,
+                status=r.status,
+                rank=data.positions.get((code, r.participant_code), {}).get("rank"),
+                flags=_flag_marks(r.flags),
+                refs=", ".join(str(n) for n in refs),
+                highlight=False,
+            )
+        )
+    kept = data.value_tables[code] = (rows, table_rows, list(notes))
+    return kept
+
+
 def _indicator(data: ReportData, indicator: dict, charts, index: int) -> dict:
     """One indicator's article: its charts (none when `charts` is None), its values table and
     the notes on them."""
@@ -574,23 +610,23 @@ def _indicator(data: ReportData, indicator: dict, charts, index: int) -> dict:
     code = indicator["indicator_code"]
     unit = indicator.get("unit_label") or ""
     stats = data.benchmark.get((code, data.year), {})
-    rows = [
-        data.values[(code, data.year, p)]
-        for p in data.participants
-        if (code, data.year, p) in data.values
-    ]
-    rows.sort(key=lambda r: (r.value is None, -(r.value or 0), r.participant_code))
-    bars = [
-        Bar(
-            _name(data, r.participant_code),
-            r.value,
-            r.status,
-            r.participant_code == data.participant,
-        )
-        for r in rows
-    ]
+    rows, table_rows, notes = _value_table(data, code)
+    if data.participant:
+        table_rows = [
+            replace(t, highlight=True) if r.participant_code == data.participant else t
+            for r, t in zip(rows, table_rows, strict=True)
+        ]
     position_chart = trend_chart = None
     if charts is not None:
+        bars = [
+            Bar(
+                _name(data, r.participant_code),
+                r.value,
+                r.status,
+                r.participant_code == data.participant,
+            )
+            for r in rows
+        ]
         position_chart = charts.position(
             bars,
             stats.get("median"),
@@ -623,22 +659,6 @@ def _indicator(data: ReportData, indicator: dict, charts, index: int) -> dict:
             label=f"{indicator['indicator_name']} over the years",
         )
 
-    # Footnotes of the rows shown, numbered once per indicator.
-    notes: dict[str, int] = {}
-    table_rows = []
-    for r in rows:
-        refs = [notes.setdefault(note, len(notes) + 1) for note in _split_footnote(r.footnote)]
-        table_rows.append(
-            ValueRow(
-                name=_name(data, r.participant_code),
-                value=r.value,
-                status=r.status,
-                rank=data.positions.get((code, r.participant_code), {}).get("rank"),
-                flags=_flag_marks(r.flags),
-                refs=", ".join(str(n) for n in refs),
-                highlight=r.participant_code == data.participant,
-            )
-        )
     return {
         "code": code,
         "name": indicator["indicator_name"],
@@ -658,7 +678,7 @@ def _indicator(data: ReportData, indicator: dict, charts, index: int) -> dict:
         ),
         "break_in_series": bool(data.participant and data.breaks.get((code, data.participant))),
         "rows": table_rows,
-        "notes": list(notes),
+        "notes": notes,
     }
 
 
