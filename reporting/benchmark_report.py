@@ -130,8 +130,9 @@ class ReportData:
     exchange: dict[str, list[dict]] | None = (
         None  # section -> pairs (release report, when the mart exists)
     )
-    # indicator -> its values table (`_value_table`), shared by the participants' reports
-    value_tables: dict[str, tuple] = field(default_factory=dict)
+    # what every participant's report of the release shows alike, made once: shared by their
+    # ReportData (dataclasses.replace keeps the same dict): `_value_table`, `_participants_with_values`
+    per_release: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def participant_name(self) -> str | None:
@@ -478,9 +479,6 @@ def _render(
 
         enquiries = _enquiries(data, charts)
 
-    with_values = {
-        p for (_, y, p), row in data.values.items() if y == data.year and row.value is not None
-    }
     names = _names(data)
     return render(
         "benchmark_report.html",
@@ -495,7 +493,7 @@ def _render(
             "created_at": data.manifest.get("created_at", ""),
             "dictionary_version": data.manifest.get("dictionary_version", ""),
             "code_version": data.manifest.get("code_version", ""),
-            "participants_with_values": len(with_values),
+            "participants_with_values": _participants_with_values(data),
             "n_indicators": len(data.indicators),
             "marts": ", ".join(sorted(data.marts)),
             "quality_link": data.quality_link,
@@ -571,10 +569,9 @@ class ValueRow:
 def _value_table(data: ReportData, code: str) -> tuple[list[Row], list[ValueRow], list[str]]:
     """An indicator's values in the report year, highest first, as the table's rows (none
     highlighted) and the footnotes they cite (numbered once per indicator). The same for every
-    participant's report of a release: made once, in `data.value_tables`, which a
-    participant's ReportData shares with the release's (the 50 packs at 50 participants built
+    participant's report of a release: made once, in `data.per_release` (the 50 packs at 50 participants built
     each table 50 times, a quarter of their time)."""
-    kept = data.value_tables.get(code)
+    kept = data.per_release.get(("value_table", code))
     if kept is not None:
         return kept
     rows = [
@@ -598,8 +595,21 @@ def _value_table(data: ReportData, code: str) -> tuple[list[Row], list[ValueRow]
                 highlight=False,
             )
         )
-    kept = data.value_tables[code] = (rows, table_rows, list(notes))
+    kept = data.per_release[("value_table", code)] = (rows, table_rows, list(notes))
     return kept
+
+
+def _participants_with_values(data: ReportData) -> int:
+    """How many participants have a value in the report year (made once per release)."""
+    if "with_values" not in data.per_release:
+        data.per_release["with_values"] = len(
+            {
+                p
+                for (_, y, p), row in data.values.items()
+                if y == data.year and row.value is not None
+            }
+        )
+    return data.per_release["with_values"]
 
 
 def _indicator(data: ReportData, indicator: dict, charts, index: int) -> dict:
