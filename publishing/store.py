@@ -192,8 +192,9 @@ def build_release(
     `data_docs` page must be in it, and the manifest records it as its path in the release.
     `exports` (the release asset passes them) adds SDMX (sdmx/) and the workbook
     (mhbench-<id>.xlsx) to a final release, written from the release's own DuckDB; the
-    manifest's `exports` says what was written (`{}` in a draft). `fingerprint` (publishing/fingerprint.py) is what the release was
-    built from; a run with the same fingerprint publishes nothing.
+    manifest's `exports` says what was written (`{}` in a draft). `fingerprint`
+    (publishing/fingerprint.py) is what the release was built from; a run with the same
+    fingerprint publishes nothing.
     """
     if kind not in ("final", "draft"):
         raise ValueError(f"release kind must be final or draft, not {kind!r}")

@@ -130,8 +130,9 @@ class ReportData:
     exchange: dict[str, list[dict]] | None = (
         None  # section -> pairs (release report, when the mart exists)
     )
-    # what every participant's report of the release shows alike, made once: shared by their
-    # ReportData (dataclasses.replace keeps the same dict): `_value_table`, `_participants_with_values`
+    # what every participant's report of the release shows alike, made once and shared by
+    # their ReportData (dataclasses.replace keeps the same dict): `_value_table` and
+    # `_participants_with_values`
     per_release: dict[Any, Any] = field(default_factory=dict)
 
     @property
@@ -569,8 +570,8 @@ class ValueRow:
 def _value_table(data: ReportData, code: str) -> tuple[list[Row], list[ValueRow], list[str]]:
     """An indicator's values in the report year, highest first, as the table's rows (none
     highlighted) and the footnotes they cite (numbered once per indicator). The same for every
-    participant's report of a release: made once, in `data.per_release` (the 50 packs at 50 participants built
-    each table 50 times, a quarter of their time)."""
+    participant's report of a release: made once, in `data.per_release` (the 50 packs at 50
+    participants built each table 50 times, a quarter of their time)."""
     kept = data.per_release.get(("value_table", code))
     if kept is not None:
         return kept

@@ -154,11 +154,11 @@ class DraftPacks:
         self._outputs: dict[str, Path] = {}
         self.by_helper = 0  # how many of them the helper process wrote
         self._helper = None
-        self._claims: Path | None = None
+        self._claim = None  # with a helper: who writes which pack (reporting/packs_process.py)
 
     def start(self, release_folder: Path, manifest: dict) -> None:
         """Name every pack, and start the helper process when they are many."""
-        from reporting.packs_process import start_participant_reports
+        from reporting.packs_process import pack_claims, start_participant_reports
 
         if self.year is None:
             return
@@ -168,24 +168,21 @@ class DraftPacks:
             for code in self.codes
         }
         if len(self._outputs) >= PACKS_FOR_A_HELPER:
-            self._claims = waiting
+            self._claim = pack_claims(waiting)
             cache = self.chart_cache.folder if self.chart_cache is not None else None
             self._helper = start_participant_reports(
-                release_folder, self._outputs, self.year, manifest, cache, self._claims
+                release_folder, self._outputs, self.year, manifest, cache, waiting
             )
 
     def render(self, release_folder: Path, manifest: dict) -> None:
         """Write the packs (those the helper has not claimed, from the last), then wait for
         the helper's (its failure fails the release, as the workbook's does)."""
         from reporting.benchmark_report import write_participant_reports
-        from reporting.packs_process import pack_claims
 
         try:
             ours = self._outputs
-            claim = None
-            if self._helper is not None:
+            if self._helper is not None:  # from the last, as the helper goes from the first
                 ours = dict(reversed(list(ours.items())))
-                claim = pack_claims(self._claims)
             if ours:
                 self.rendered = write_participant_reports(
                     release_folder,
@@ -194,7 +191,7 @@ class DraftPacks:
                     charts=False,
                     manifest=manifest,
                     chart_cache=self.chart_cache,
-                    claim=claim,
+                    claim=self._claim,
                 )
             if self._helper is not None:
                 answer = self._helper.wait()
