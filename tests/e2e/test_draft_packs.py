@@ -52,7 +52,7 @@ def test_packs_shared_with_a_helper_process_are_the_packs_written_alone(
             cycle, tmp_path, f"s{helper_first}", 2, monkeypatch, helper_first
         )
         # the helper claimed every pack while the release step was busy; or they shared them
-        assert by_helper == 12 if helper_first else 0 <= by_helper <= 12
+        assert (by_helper == 12) if helper_first else (0 <= by_helper <= 12)
         assert sorted(shared) == sorted(alone)
         for name, page in alone.items():
             assert shared[name] == page, name
